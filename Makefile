@@ -1,0 +1,42 @@
+# Two commands do all set-up: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
+OUT ?= out/catalog
+
+.PHONY: run test lint venv clean bench
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# torch is installed first, pinned to the local CPU build, so that no later
+# requirement pulls the CUDA wheels (see README). The project itself never pins torch.
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q "torch==2.13.0" || echo "note: torch==2.13.0 not installed (only needed by later extras)"
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(DEVSTAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/audiomm catalog build --snapshot bundled --out $(OUT)
+
+lint: $(DEVSTAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+test: $(DEVSTAMP) lint
+	$(BIN)/python -m pytest
+
+bench: $(DEVSTAMP)
+	$(BIN)/python bench/catalog_crawl.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

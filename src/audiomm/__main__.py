@@ -1,0 +1,3 @@
+from audiomm.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The catalog of audio multimodal models: crawl, enrich, families, snapshots, exports."""

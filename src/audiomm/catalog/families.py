@@ -1,0 +1,336 @@
+"""Collapse quantizations, conversions, mirrors and precision variants into families.
+
+Relations come from ``base_model`` tags where present, and from names, architecture and size
+where not. Fine-tunes and adapters of an audio model head their own family, linked to the parent.
+Excluded repos stay out of families; copies of an excluded repo are excluded with it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from audiomm.catalog.enrich import ModelRecord, _b, _hint, rules
+from audiomm.catalog.facts import Facts
+
+# Suffixes that mark a copy of another repo: format conversions, quantizations, precisions.
+_SUFFIXES = [
+    (r"[-_.](?:i1[-_])?gguf$", "format"),
+    (r"[-_]i1$", "format"),
+    (r"[-_]onnx$", "conversion"),
+    (r"[-_]mlx(?:[-_]\d+bit)?$", "conversion"),
+    (r"[-_](?:hf|transformers)$", "conversion"),
+    (r"[-_]timestamped$", "conversion"),
+    (r"[-_]dynamic[-_]fp8$", "quant"),
+    (r"[-_](?:w4a16|w8a8|w4a8)(?:[-_]gptq)?$", "quant"),
+    (r"[-_]gptq(?:[-_]int[48])?$", "quant"),
+    (r"[-_]awq$", "quant"),
+    (r"[-_](?:4bit|8bit)[-_]bnb$", "quant"),
+    (r"[-_]bnb[-_](?:4bit|8bit)$", "quant"),
+    (r"[-_](?:4bit|8bit|int4|int8)$", "quant"),
+    (r"[-_]nvfp4(?:a16)?$", "quant"),
+    (r"[-_]smashed$", "quant"),
+    (r"[-_]q\d_(?:\d|k(?:_[sml])?)$", "quant"),
+    (r"[-_]fp8$", "precision"),
+    (r"[-_](?:fp16|bf16|fp32|f16|f32)$", "precision"),
+]
+_SUFFIX_RES = [(re.compile(p), kind) for p, kind in _SUFFIXES]
+
+
+def name_key(name: str) -> tuple[str, list[str]]:
+    """Lower-cased name with copy suffixes stripped, and the kinds of suffix stripped."""
+    key = name.lower()
+    kinds: list[str] = []
+    changed = True
+    while changed:
+        changed = False
+        for rx, kind in _SUFFIX_RES:
+            new = rx.sub("", key)
+            if new != key and new:
+                key, changed = new, True
+                kinds.append(kind)
+    return key, kinds
+
+
+@dataclass
+class Family:
+    family: str
+    canonical_id: str
+    canonical_in_catalog: bool
+    members: list[str]
+    roles: dict[str, int]
+    params_total: int | None
+    params_source: str
+    downloads_total: int
+    formats: list[str]
+    quantizations: list[str]
+    licence: str | None
+    architecture: str | None
+    model_type: str | None
+    pipeline_tags: list[str]
+    parent_id: str | None = None
+    parent_family: str | None = None
+    fine_tunes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["params_total_b"] = _b(self.params_total)
+        d["member_count"] = len(self.members)
+        return d
+
+
+def _is_audio_llm(ref: str, by_id: dict[str, ModelRecord], facts: Facts) -> bool:
+    rec = by_id.get(ref.lower())
+    if rec is not None:
+        return rec.audio_input and not rec.excluded
+    mt = facts.value(ref, "model_type")
+    if mt:
+        return mt in rules()["audio_llm_model_types"]
+    return _hint(ref.split("/")[-1], rules()["audio_llm_name_hints"])
+
+
+def _compatible(a: ModelRecord, b: ModelRecord | None, tolerance: float) -> bool:
+    if b is None:
+        return True
+    if a.architecture and b.architecture and a.architecture != b.architecture:
+        return False
+    if a.quantization or b.quantization or a.format != b.format:
+        return True
+    if a.params_repo and b.params_repo:
+        return abs(a.params_repo - b.params_repo) <= tolerance * max(a.params_repo, b.params_repo)
+    return True
+
+
+def _rank(r: ModelRecord) -> tuple:
+    """Which of two same-named repos is the original: most downloads, then earliest, then id."""
+    return (-r.downloads, r.created_at or "9999", r.id.lower())
+
+
+def _role(r: ModelRecord, target: ModelRecord | None, stripped: list[str]) -> str:
+    same_owner = target is not None and target.owner.lower() == r.owner.lower()
+    if r.quantization == "fp8" and same_owner and "quant" not in stripped:
+        return "precision-variant"  # fp32/bf16/fp8 of one release by its publisher
+    if r.quantization or "quant" in stripped:
+        return "quantized"
+    if r.format in ("onnx", "mlx", "gguf") or "conversion" in stripped or "format" in stripped:
+        return "converted"
+    if "precision" in stripped or same_owner:
+        return "precision-variant"
+    return "mirror"
+
+
+def assign_families(records: list[ModelRecord], facts: Facts) -> list[Family]:
+    by_id = {r.id.lower(): r for r in records}
+    keys = {r.id.lower(): name_key(r.name) for r in records}
+
+    # Exact names: catalogued repos and external repos named by base_model tags.
+    exact: dict[str, list[str]] = defaultdict(list)
+    external: dict[str, str] = {}
+    for r in records:
+        exact[r.name.lower()].append(r.id)
+        for ref in r.base_models:
+            ext = ref.split(":", 1)[1]
+            if ext.lower() not in by_id:
+                external.setdefault(ext.lower(), ext)
+    for ext in external.values():
+        if ext not in exact[ext.split("/")[1].lower()]:
+            exact[ext.split("/")[1].lower()].append(ext)
+
+    def name_target(r: ModelRecord) -> str | None:
+        key, stripped = keys[r.id.lower()]
+        cands = [c for c in exact.get(key, []) if c.lower() != r.id.lower()]
+        if not cands and "_" in key:  # bartowski-style "owner_Name-GGUF"
+            cands = [c for c in exact.get(key.split("_", 1)[1], []) if c.lower() != r.id.lower()]
+        if not stripped:  # same name: only a more original repo is a target
+            cands = [c for c in cands if c.lower() in by_id and _rank(by_id[c.lower()]) < _rank(r)]
+        cands = [c for c in cands if _compatible(r, by_id.get(c.lower()), 0.05)]
+        tagged = {ref.split(":", 1)[1].lower() for ref in r.base_models}
+        cands.sort(
+            key=lambda c: (
+                c.lower() not in tagged,
+                c.lower() not in by_id,
+                _rank(by_id[c.lower()]) if c.lower() in by_id else (),
+            )
+        )
+        return cands[0] if cands else None
+
+    def prefix_target(r: ModelRecord) -> str | None:
+        low = r.name.lower()
+        best = None
+        for o in records:
+            ol = o.name.lower()
+            if o is r or o.owner.lower() == r.owner.lower():
+                continue  # a longer name from the same owner is another release (…-Instruct)
+            if not (low.startswith(ol + "-") or low.startswith(ol + "_")):
+                continue
+            if re.match(r"[-_](instruct|chat|base|it|v\d|\d)", low[len(ol) :]):
+                continue
+            if not (r.architecture and r.architecture == o.architecture and r.params_repo and o.params_repo):
+                continue
+            if abs(r.params_repo - o.params_repo) <= 0.02 * o.params_repo and (
+                best is None or len(ol) > len(best.name)
+            ):
+                best = o
+        return best.id if best else None
+
+    # 1. what each repo derives from (copy) or descends from (fine-tune / adapter)
+    for r in records:
+        bases = [ref.split(":", 1) for ref in r.base_models]
+        tag_q = next((b for rel, b in bases if rel == "quantized"), None)
+        tag_ft = next(((rel, b) for rel, b in bases if rel in ("finetune", "adapter", "merge", "base")), None)
+        target = tag_q or name_target(r) or prefix_target(r)
+        if target:
+            r.derived_from = by_id[target.lower()].id if target.lower() in by_id else target
+        elif tag_ft:
+            rel, parent = tag_ft
+            if parent.lower() != r.id.lower() and _is_audio_llm(parent, by_id, facts):
+                r.parent = by_id[parent.lower()].id if parent.lower() in by_id else parent
+                r.role = "adapter" if rel == "adapter" else "finetune"
+
+    # 2. repos sharing a stripped name with no original among them (fp32/bf16/fp8 of one release)
+    groups: dict[tuple[str, str], list[ModelRecord]] = defaultdict(list)
+    for r in records:
+        key, stripped = keys[r.id.lower()]
+        if stripped and r.derived_from is None:
+            groups[(r.owner.lower(), key)].append(r)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        plain = [m for m in members if not m.quantization] or members
+        head = min(plain, key=_rank)
+        for m in members:
+            if m is not head:
+                m.derived_from, m.parent, m.role = head.id, None, ""
+
+    # 3. roots, roles, exclusion of copies of excluded repos
+    def root(r: ModelRecord) -> str:
+        seen, cur = set(), r.id
+        while True:
+            rec = by_id.get(cur.lower())
+            if rec is None or rec.derived_from is None or cur.lower() in seen:
+                return cur
+            seen.add(cur.lower())
+            cur = rec.derived_from
+
+    for r in records:
+        if r.derived_from:
+            target = by_id.get(r.derived_from.lower())
+            r.role = _role(r, target, keys[r.id.lower()][1])
+            rt = by_id.get(root(r).lower())
+            if rt is not None and rt.excluded and not r.excluded:
+                r.excluded = True
+                r.exclude_reason = f"{r.role} copy of {rt.id}, which is excluded ({rt.exclude_reason})"
+        elif not r.role:
+            r.role = "canonical"
+
+    # 4. families (excluded repos stay out)
+    members_of: dict[str, list[ModelRecord]] = defaultdict(list)
+    for r in records:
+        if not r.excluded:
+            members_of[root(r)].append(r)
+    base_slug = {rid: name_key(rid.split("/")[1])[0] for rid in members_of}
+    names = Counter(base_slug.values())
+    slug_of = {rid: (s if names[s] == 1 else rid.lower().replace("/", "--")) for rid, s in base_slug.items()}
+
+    families: list[Family] = []
+    for rid, members in members_of.items():
+        head = by_id.get(rid.lower())
+        members.sort(key=lambda m: (m is not head, _rank(m)))
+        ptotal, psource = _family_params(head, rid, members, facts)
+        for m in members:
+            m.family = slug_of[rid]
+            _inherit_params(m, head, ptotal, psource)
+        lic = head.licence if head and head.licence else _most_common([m.licence for m in members])
+        arch = (
+            head.architecture
+            if head and head.architecture
+            else _most_common([m.architecture for m in members])
+        )
+        mt = head.model_type if head and head.model_type else _most_common([m.model_type for m in members])
+        families.append(
+            Family(
+                family=slug_of[rid],
+                canonical_id=rid,
+                canonical_in_catalog=head is not None,
+                members=[m.id for m in members],
+                roles=dict(Counter(m.role for m in members)),
+                params_total=ptotal,
+                params_source=psource,
+                downloads_total=sum(m.downloads for m in members),
+                formats=sorted({m.format for m in members}),
+                quantizations=sorted(
+                    {q.quant for m in members for q in m.quant_files}
+                    | {m.quantization for m in members if m.quantization}
+                ),
+                licence=lic,
+                architecture=arch,
+                model_type=mt,
+                pipeline_tags=sorted({m.pipeline_tag for m in members if m.pipeline_tag}),
+                parent_id=head.parent if head else None,
+            )
+        )
+    fam_of = {f.canonical_id.lower(): f for f in families}
+    for f in families:
+        if f.parent_id:
+            pr = by_id.get(f.parent_id.lower())
+            pf = fam_of.get(root(pr).lower()) if pr else fam_of.get(f.parent_id.lower())
+            if pf is not None and pf is not f:
+                f.parent_family = pf.family
+                pf.fine_tunes.append(f.family)
+    families.sort(key=lambda f: (-f.downloads_total, f.family))
+    return families
+
+
+def _most_common(values: list[str | None]) -> str | None:
+    vals = [v for v in values if v]
+    return Counter(vals).most_common(1)[0][0] if vals else None
+
+
+def _family_params(
+    head: ModelRecord | None, rid: str, members: list[ModelRecord], facts: Facts
+) -> tuple[int | None, str]:
+    if head is not None and head.params_total:
+        return head.params_total, head.params_source
+    fact = facts.get(rid, "params")
+    if fact is not None:
+        return int(fact.value), f"curated ({fact.source})"
+    real = [
+        m
+        for m in members
+        if m.params_total
+        and m.role in ("mirror", "converted", "precision-variant")
+        and m.params_source.startswith("safetensors")
+    ]
+    if real:
+        best = max(real, key=lambda m: m.params_total or 0)
+        return best.params_total, f"{best.params_source} of {best.id}"
+    return None, "unknown"
+
+
+def _inherit_params(m: ModelRecord, head: ModelRecord | None, ptotal: int | None, psource: str) -> None:
+    """Copies take their size from the family: quantized/packed weights undercount parameters."""
+    if m is head or ptotal is None:
+        return
+    composite_without_parts = m.model_type in rules()["composite_model_types"] and not m.components
+    packed = m.quantization not in (None, "gguf") or m.format == "onnx"
+    if (
+        m.params_total is None
+        or packed
+        or composite_without_parts
+        or (m.quantization == "gguf" and m.params_source != "gguf-metadata")
+    ):
+        m.params_total = ptotal
+        m.params_source = f"base model {m.derived_from or head.id if head else ''}: {psource}".strip()
+
+
+def inherit_from_parents(records: list[ModelRecord]) -> None:
+    """Fine-tunes and adapters with no size of their own take their parent's (same architecture)."""
+    by_id = {r.id.lower(): r for r in records}
+    for r in records:
+        if r.params_total is None and r.parent and r.parent.lower() in by_id:
+            p = by_id[r.parent.lower()]
+            if p.params_total:
+                r.params_total = p.params_total
+                r.params_source = f"parent {p.id}: {p.params_source}"

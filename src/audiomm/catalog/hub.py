@@ -1,0 +1,263 @@
+"""Crawl the Hugging Face Hub: the whole category in a few paged list calls, extras only where needed.
+
+The list call is ``GET /api/models?pipeline_tag=...&expand=...`` (what ``HfApi.list_models`` sends),
+made through huggingface_hub's HTTP layer (``http_backoff``: retries with backoff on 429/5xx,
+timeouts and dropped connections; ``HF_ENDPOINT``, ``HF_TOKEN`` and ``HF_HUB_OFFLINE`` respected).
+We page ourselves instead of iterating ``list_models`` because it turns each item into a
+``ModelInfo`` and one malformed item raises inside its generator, ending the whole crawl; here a
+bad record is reported in one line and skipped, and a failed page keeps what came before it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from huggingface_hub import constants
+from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
+from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_backoff
+
+from audiomm import __version__
+from audiomm.catalog.enrich import rules
+from audiomm.catalog.facts import Fact, Facts
+from audiomm.catalog.records import BadRecord, parse_api_record, valid_repo_id
+from audiomm.catalog.snapshots import Store
+from audiomm.errors import AudiommError
+
+PIPELINE_TAGS = ("audio-text-to-text", "any-to-any")
+EXPAND = [
+    "author",
+    "sha",
+    "downloads",
+    "likes",
+    "tags",
+    "pipeline_tag",
+    "library_name",
+    "gated",
+    "createdAt",
+    "lastModified",
+    "safetensors",
+    "gguf",
+    "config",
+    "siblings",
+    "cardData",
+    "usedStorage",
+]
+EXTERNAL_MAX_AGE_S = 30 * 86400
+
+
+@dataclass
+class CrawlResult:
+    records: list[dict[str, Any]]
+    facts: Facts
+    missing: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    requests: int = 0
+    endpoint: str = ""
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+
+def offline() -> bool:
+    return constants.is_offline_mode() or os.environ.get("HF_HUB_OFFLINE", "").upper() in (
+        "1",
+        "ON",
+        "YES",
+        "TRUE",
+    )
+
+
+class HubCrawler:
+    def __init__(
+        self,
+        store: Store | None = None,
+        *,
+        endpoint: str | None = None,
+        token: str | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        base_wait: float = 1.0,
+        max_wait: float = 8.0,
+        pipeline_tags: tuple[str, ...] = PIPELINE_TAGS,
+        extras: bool = True,
+        progress: Callable[[str, int, int], None] | None = None,
+    ):
+        self.store = store
+        self.endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+        self.headers = build_hf_headers(token=token, library_name="audiomm", library_version=__version__)
+        self.timeout = timeout
+        self.retry = {"max_retries": max_retries, "base_wait_time": base_wait, "max_wait_time": max_wait}
+        self.pipeline_tags = pipeline_tags
+        self.extras = extras
+        self.progress = progress or (lambda stage, done, total: None)
+        self.requests = 0
+
+    # ------------------------------------------------------------------ http
+
+    def _get(self, url: str, params: Any = None) -> Any:
+        if offline():
+            raise AudiommError(
+                "offline mode is on (HF_HUB_OFFLINE): cannot crawl; 'audiomm catalog build --snapshot bundled' works offline"
+            )
+        self.requests += 1
+        r = http_backoff("GET", url, params=params, headers=self.headers, timeout=self.timeout, **self.retry)
+        hf_raise_for_status(r)
+        return r
+
+    # ------------------------------------------------------------------ crawl
+
+    def crawl(self) -> CrawlResult:
+        result = CrawlResult(records=[], facts=Facts(), endpoint=self.endpoint)
+        seen: set[str] = set()
+        for tag in self.pipeline_tags:
+            self._list(tag, result, seen)
+        if self.extras:
+            self._extras(result)
+        result.requests = self.requests
+        return result
+
+    def _list(self, tag: str, result: CrawlResult, seen: set[str]) -> None:
+        url: str | None = f"{self.endpoint}/api/models"
+        params: Any = [("pipeline_tag", tag), *(("expand", e) for e in EXPAND)]
+        page = 0
+        while url:
+            try:
+                r = self._get(url, params)
+                items = r.json()
+                if not isinstance(items, list):
+                    raise ValueError(f"expected a list of models, got {type(items).__name__}")
+            except AudiommError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure of a page ends this listing, keeping earlier pages
+                result.missing.append(f"{tag}: page {page + 1} and later not fetched ({_short(exc)})")
+                return
+            page += 1
+            for i, item in enumerate(items):
+                try:
+                    rm = parse_api_record(item)
+                except BadRecord as exc:
+                    result.skipped.append(f"{tag} page {page} item {i}: {exc}")
+                    continue
+                if rm.id.lower() in seen:
+                    continue
+                seen.add(rm.id.lower())
+                if isinstance(item, dict) and not item.get("pipeline_tag"):
+                    item["pipeline_tag"] = tag
+                result.records.append(item)
+            self.progress(f"list {tag}", len(result.records), 0)
+            url, params = r.links.get("next", {}).get("url"), None
+
+    # ------------------------------------------------------------------ extra calls, cached
+
+    def _extras(self, result: CrawlResult) -> None:
+        r = rules()
+        raws = [parse_api_record(item) for item in result.records]
+        crawled = {rm.id.lower() for rm in raws}
+        jobs: list[tuple[str, Callable[[], None]]] = []
+        externals: set[str] = set()
+        for rm in raws:
+            if rm.model_type in r["composite_config_model_types"] and not rm.config.get("text_model_id"):
+                jobs.append((f"{rm.id}: config.json", lambda rm=rm: self._config(rm, result, externals)))
+            for key in ("text_model_id", "audio_model_id"):
+                if isinstance(rm.config.get(key), str):
+                    externals.add(rm.config[key])
+            is_gguf = "gguf" in rm.tags or rm.gguf
+            if is_gguf and (rm.files is None or any(f.size is None for f in rm.files)):
+                jobs.append((f"{rm.id}: file sizes", lambda rm=rm: self._tree(rm, result)))
+            for b in rm.base_models:
+                if b.relation == "quantized" and b.id.lower() not in crawled:
+                    externals.add(b.id)
+        total = len(jobs)
+        for done, (what, job) in enumerate(jobs, 1):
+            self._guard(what, job, result)
+            self.progress("extras", done, total)
+        ext = sorted(e for e in externals if e.lower() not in crawled and valid_repo_id(e))
+        for done, eid in enumerate(ext, 1):
+            self._guard(f"{eid}: model info", lambda eid=eid: self._external(eid, result), result)
+            self.progress("components", done, len(ext))
+
+    def _guard(self, what: str, job: Callable[[], None], result: CrawlResult) -> None:
+        try:
+            job()
+        except AudiommError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one failed extra is reported, the crawl goes on
+            result.missing.append(f"{what} not fetched ({_short(exc)})")
+
+    def _cached(
+        self, key: str, version: str | None, fetch: Callable[[], Any], max_age: float | None = None
+    ) -> Any:
+        """Answers are cached by repo revision (or age); a 404 is cached too, as an empty answer."""
+        if self.store is not None:
+            hit = self.store.cache_get(key, version, max_age)
+            if hit is not None:
+                return hit
+        try:
+            value = fetch()
+        except (RepositoryNotFoundError, EntryNotFoundError):
+            value = {}  # gone, gated or never there: an answer, not a missing piece
+        if self.store is not None:
+            self.store.cache_put(key, version, value)
+        return value
+
+    def _config(self, rm, result: CrawlResult, externals: set[str]) -> None:
+        rev = rm.sha or "main"
+        url = f"{self.endpoint}/{rm.id}/resolve/{quote(rev, safe='')}/config.json"
+
+        def fetch() -> dict[str, Any]:
+            cfg = self._get(url).json()
+            if not isinstance(cfg, dict):
+                raise ValueError("config.json is not an object")
+            return {k: cfg[k] for k in ("text_model_id", "audio_model_id") if isinstance(cfg.get(k), str)}
+
+        cfg = self._cached(f"config:{rm.id}", rev, fetch)
+        src = f"config.json of {rm.id}@{rev[:12]}"
+        for key, value in cfg.items():
+            if valid_repo_id(value):
+                result.facts.add(Fact(rm.id, key, value, src))
+                externals.add(value)
+
+    def _tree(self, rm, result: CrawlResult) -> None:
+        rev = rm.sha or "main"
+
+        def fetch() -> list[dict[str, Any]]:
+            url: str | None = f"{self.endpoint}/api/models/{rm.id}/tree/{quote(rev, safe='')}"
+            params: Any = {"recursive": "true"}
+            files = []
+            while url:
+                r = self._get(url, params)
+                for e in r.json():
+                    if isinstance(e, dict) and e.get("type") == "file" and isinstance(e.get("path"), str):
+                        size = e.get("size")
+                        files.append(
+                            {"name": e["path"], "size": size if isinstance(size, int) and size >= 0 else None}
+                        )
+                url, params = r.links.get("next", {}).get("url"), None
+            return files
+
+        files = self._cached(f"tree:{rm.id}", rev, fetch)
+        if files:
+            result.facts.add(Fact(rm.id, "files", files, f"file tree of {rm.id}@{rev[:12]}"))
+
+    def _external(self, eid: str, result: CrawlResult) -> None:
+        def fetch() -> dict[str, Any]:
+            params = [("expand", e) for e in ("safetensors", "config", "pipeline_tag", "gguf")]
+            info = self._get(f"{self.endpoint}/api/models/{eid}", params).json()
+            rm = parse_api_record(info)
+            return {"params": rm.params, "model_type": rm.model_type, "pipeline_tag": rm.pipeline_tag}
+
+        info = self._cached(f"model:{eid}", None, fetch, EXTERNAL_MAX_AGE_S)
+        src = f"Hub API model info of {eid}"
+        for key in ("params", "model_type", "pipeline_tag"):
+            if info.get(key):
+                result.facts.add(Fact(eid, key, info[key], src))
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"{type(exc).__name__}: {text[:160]}"

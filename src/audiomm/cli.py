@@ -1,0 +1,321 @@
+"""The ``audiomm`` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from audiomm.errors import AudiommError
+
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False, help=__doc__)
+catalog_app = typer.Typer(no_args_is_help=True, help="The catalog of audio multimodal models on the Hub.")
+app.add_typer(catalog_app, name="catalog")
+
+
+def _width() -> int | None:
+    cols = os.environ.get("COLUMNS", "")
+    return int(cols) if cols.isdigit() else (None if sys.stdout.isatty() else 180)
+
+
+out = Console(width=_width())
+err = Console(stderr=True)
+
+DbOpt = typer.Option(None, "--db", help="Snapshot database (default: the user data dir).")
+SnapOpt = typer.Option(
+    None,
+    "--snapshot",
+    help="bundled, latest, previous, a snapshot id or a date (default: latest, else bundled).",
+)
+
+
+def _store(db: Path | None):
+    from audiomm.catalog.snapshots import Store
+    from audiomm.paths import default_db
+
+    return Store(db or default_db())
+
+
+def _snapshot(ref: str | None, db: Path | None):
+    """Resolve a snapshot reference; with no reference, the latest crawl or else the bundled one."""
+    from audiomm.catalog.snapshots import bundled_snapshot
+    from audiomm.paths import default_db
+
+    if ref == "bundled" or (ref is None and db is None and not default_db().exists()):
+        return bundled_snapshot()
+    with _store(db) as store:
+        if ref is None and not store.list():
+            return bundled_snapshot()
+        return store.resolve(ref)
+
+
+def _catalog(ref: str | None, db: Path | None):
+    from audiomm.catalog.process import from_snapshot
+
+    snap = _snapshot(ref, db)
+    return snap, from_snapshot(snap)
+
+
+def _fmt_b(b: float | None) -> str:
+    from audiomm.catalog.export import fmt_params
+
+    return fmt_params(b)
+
+
+def _families_table(cat, limit: int | None = None) -> Table:
+    t = Table(title=f"{len(cat.families)} families of audio multimodal models (largest downloads first)")
+    for col, kw in (
+        ("#", {"justify": "right"}),
+        ("family", {}),
+        ("canonical repo", {}),
+        ("params (B)", {"justify": "right"}),
+        ("downloads", {"justify": "right"}),
+        ("repos", {"justify": "right"}),
+        ("formats", {}),
+        ("licence", {}),
+    ):
+        t.add_column(col, **kw)
+    for i, f in enumerate(cat.families[:limit] if limit else cat.families, 1):
+        d = f.to_dict()
+        t.add_row(
+            str(i),
+            f.family,
+            f.canonical_id,
+            _fmt_b(d["params_total_b"]),
+            f"{f.downloads_total:,}",
+            str(len(f.members)),
+            ", ".join(f.formats),
+            f.licence or "?",
+        )
+    return t
+
+
+@catalog_app.command("refresh")
+def catalog_refresh(
+    db: Path | None = DbOpt,
+    endpoint: str | None = typer.Option(None, help="Hub endpoint (default: HF_ENDPOINT or huggingface.co)."),
+    any_to_any: bool = typer.Option(True, help="Also crawl any-to-any models (kept when they take audio)."),
+    extras: bool = typer.Option(
+        True, help="Fetch what the list lacks (composite configs, GGUF file sizes, components)."
+    ),
+    timeout: float = typer.Option(30.0, help="Per-request timeout in seconds."),
+    retries: int = typer.Option(5, help="Retries per request on 429/5xx/timeouts."),
+    retry_wait: float = typer.Option(1.0, help="First backoff wait in seconds (doubles each retry)."),
+):
+    """Crawl the Hub and store a dated snapshot."""
+    from huggingface_hub.utils import logging as hf_logging
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from audiomm.catalog.hub import PIPELINE_TAGS, HubCrawler, offline
+    from audiomm.catalog.process import build, parse_records
+
+    if offline():
+        raise AudiommError(
+            "offline mode is on (HF_HUB_OFFLINE): cannot crawl; 'audiomm catalog build --snapshot bundled' works offline"
+        )
+
+    hf_logging.set_verbosity_error()  # retries are ours to report: what stayed missing is listed at the end
+    tags = PIPELINE_TAGS if any_to_any else PIPELINE_TAGS[:1]
+    with (
+        _store(db) as store,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar,
+    ):
+        task = bar.add_task("crawl", total=None)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total or None)
+
+        crawler = HubCrawler(
+            store,
+            endpoint=endpoint,
+            timeout=timeout,
+            max_retries=retries,
+            base_wait=retry_wait,
+            pipeline_tags=tags,
+            extras=extras,
+            progress=progress,
+        )
+        res = crawler.crawl()
+        if not res.records:
+            raise AudiommError(
+                f"the crawl of {res.endpoint} returned no models ({'; '.join(res.missing) or 'empty list'}); "
+                "nothing saved, previous snapshots are unchanged"
+            )
+        sid = store.save(
+            source=res.endpoint,
+            shape="hub-api",
+            records=res.records,
+            facts=res.facts,
+            complete=res.complete,
+            missing=res.missing,
+            skipped=res.skipped,
+        )
+    raw, _ = parse_records("hub-api", res.records)
+    cat = build(raw, res.facts)
+    out.print(
+        f"snapshot {sid} saved to {store.path}: {len(res.records)} repos, {len(cat.included)} audio models "
+        f"in {len(cat.families)} families ({res.requests} requests)"
+    )
+    for line in res.skipped:
+        err.print(f"warning: skipped bad record: {line}", markup=False, highlight=False)
+    for line in res.missing:
+        err.print(f"warning: incomplete: {line}", markup=False, highlight=False)
+    if res.missing:
+        err.print(f"warning: snapshot {sid} is incomplete ({len(res.missing)} items missing, listed above)")
+
+
+@catalog_app.command("build")
+def catalog_build(
+    out_dir: Path = typer.Option(Path("out/catalog"), "--out", help="Output directory."),
+    snapshot: str | None = SnapOpt,
+    db: Path | None = DbOpt,
+    limit: int = typer.Option(0, help="Rows of the families table to print (0: all)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the families table."),
+):
+    """Process a snapshot into models/families JSON+CSV, raw exports and index.md."""
+    from audiomm.catalog.export import export
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise AudiommError(f"--out {out_dir} is a file; give a directory")
+    snap, cat = _catalog(snapshot, db)
+    try:
+        written = export(cat, snap, out_dir)
+    except OSError as exc:
+        raise AudiommError(f"cannot write to {out_dir}: {exc.strerror}; choose another --out") from None
+    if not quiet:
+        out.print(_families_table(cat, limit or None))
+    excluded = len(cat.models) - len(cat.included)
+    out.print(
+        f"snapshot {snap.id} ({snap.taken_at[:10]}): {len(cat.models)} repos -> {len(cat.included)} audio models in "
+        f"{len(cat.families)} families, {excluded} excluded with a reason; wrote {len(written)} files to {out_dir}/"
+    )
+    for line in cat.skipped:
+        err.print(f"warning: skipped bad record: {line}", markup=False, highlight=False)
+    if not snap.complete:
+        err.print(f"warning: snapshot {snap.id} is incomplete: {'; '.join(snap.missing)}", markup=False)
+
+
+@catalog_app.command("show")
+def catalog_show(
+    name: str = typer.Argument(..., help="A repo id (owner/name) or a family name."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    snapshot: str | None = SnapOpt,
+    db: Path | None = DbOpt,
+):
+    """Print one model or family."""
+    snap, cat = _catalog(snapshot, db)
+    model = cat.model(name)
+    fam = None if model else cat.family(name)
+    if model is None and fam is None:
+        raise AudiommError(
+            f"no model or family named {name!r} in snapshot {snap.id}; try 'audiomm catalog build'"
+        )
+    data = {"model": model.to_dict()} if model else {"family": fam.to_dict()}
+    if model and not model.excluded:
+        data["family"] = cat.family(model.family).to_dict()
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+        return
+    for kind, d in data.items():
+        t = Table(title=f"{kind}: {d.get('id') or d.get('family')}", show_header=False)
+        t.add_column("field", style="bold")
+        t.add_column("value", overflow="fold")
+        for k, v in d.items():
+            if v in (None, "", [], {}) or k in ("params_total", "params_repo"):
+                continue
+            t.add_row(k, json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else str(v))
+        out.print(t)
+
+
+@catalog_app.command("diff")
+def catalog_diff(
+    old: str = typer.Argument("previous", help="Older snapshot: id, date, bundled, previous."),
+    new: str = typer.Argument("latest", help="Newer snapshot: id, date, bundled, latest."),
+    db: Path | None = DbOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    top: int = typer.Option(15, help="Download changes to list."),
+):
+    """New and removed models and families, and download changes, between two snapshots."""
+    from audiomm.catalog.diff import diff
+    from audiomm.catalog.process import from_snapshot
+
+    with _store(db) as store:
+        a, b = store.resolve(old), store.resolve(new)
+    d = diff(from_snapshot(a), from_snapshot(b), a.label, b.label)
+    for s in (a, b):
+        if not s.complete:
+            d.notes.append(f"snapshot {s.id} is incomplete: removals may only be missing pages")
+    if as_json:
+        sys.stdout.write(json.dumps(d.to_dict(), indent=1, ensure_ascii=False) + "\n")
+        return
+    out.print(f"[bold]{d.old}[/] -> [bold]{d.new}[/]")
+    for title, items in (
+        ("new families", d.new_families),
+        ("removed families", d.removed_families),
+        ("new models", d.new_models),
+        ("removed models", d.removed_models),
+    ):
+        out.print(f"{title}: {len(items)}")
+        for i in items[:top]:
+            out.print(f"  {i}", markup=False, highlight=False)
+        if len(items) > top:
+            out.print(f"  ... and {len(items) - top} more")
+    for title, changes in (("family downloads", d.family_downloads), ("model downloads", d.model_downloads)):
+        out.print(f"{title} changed: {len(changes)}")
+        for c in changes[:top]:
+            out.print(f"  {c.id}: {c.old:,} -> {c.new:,} ({c.delta:+,})", markup=False, highlight=False)
+    for n in d.notes:
+        err.print(f"warning: {n}")
+
+
+@catalog_app.command("snapshots")
+def catalog_snapshots(db: Path | None = DbOpt):
+    """List stored snapshots."""
+    from audiomm.catalog.snapshots import bundled_snapshot
+
+    with _store(db) as store:
+        rows = store.list()
+    t = Table(title=f"snapshots in {db or 'the user data dir'}")
+    for c in ("id", "taken at", "source", "repos", "complete"):
+        t.add_column(c)
+    b = bundled_snapshot()
+    t.add_row("bundled", b.taken_at[:10], b.source, str(len(b.records)), "yes")
+    for r in rows:
+        t.add_row(
+            str(r["id"]), r["taken_at"], r["source"], str(r["records"]), "yes" if r["complete"] else "no"
+        )
+    out.print(t)
+
+
+def main() -> None:
+    try:
+        app()
+    except AudiommError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("error: interrupted", markup=False)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - never a traceback for the user
+        if os.environ.get("AUDIOMM_DEBUG"):
+            raise
+        err.print(
+            f"error: unexpected {type(exc).__name__}: {exc} (set AUDIOMM_DEBUG=1 for details)", markup=False
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
