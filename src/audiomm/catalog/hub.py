@@ -11,7 +11,9 @@ bad record is reported in one line and skipped, and a failed page keeps what cam
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -86,6 +88,7 @@ class HubCrawler:
         pipeline_tags: tuple[str, ...] = PIPELINE_TAGS,
         extras: bool = True,
         progress: Callable[[str, int, int], None] | None = None,
+        workers: int = 8,
     ):
         self.store = store
         self.endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
@@ -95,7 +98,9 @@ class HubCrawler:
         self.pipeline_tags = pipeline_tags
         self.extras = extras
         self.progress = progress or (lambda stage, done, total: None)
+        self.workers = max(1, workers)
         self.requests = 0
+        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ http
 
@@ -104,7 +109,8 @@ class HubCrawler:
             raise AudiommError(
                 "offline mode is on (HF_HUB_OFFLINE): cannot crawl; 'audiomm catalog build --snapshot bundled' works offline"
             )
-        self.requests += 1
+        with self._lock:
+            self.requests += 1
         r = http_backoff("GET", url, params=params, headers=self.headers, timeout=self.timeout, **self.retry)
         hf_raise_for_status(r)
         return r
@@ -158,56 +164,63 @@ class HubCrawler:
         r = rules()
         raws = [parse_api_record(item) for item in result.records]
         crawled = {rm.id.lower() for rm in raws}
-        jobs: list[tuple[str, Callable[[], None]]] = []
         externals: set[str] = set()
+        jobs: list[_Job] = []
         for rm in raws:
             if rm.model_type in r["composite_config_model_types"] and not rm.config.get("text_model_id"):
-                jobs.append((f"{rm.id}: config.json", lambda rm=rm: self._config(rm, result, externals)))
+                jobs.append(self._config_job(rm, result, externals))
             for key in ("text_model_id", "audio_model_id"):
                 if isinstance(rm.config.get(key), str):
                     externals.add(rm.config[key])
             is_gguf = "gguf" in rm.tags or rm.gguf
             if is_gguf and (rm.files is None or any(f.size is None for f in rm.files)):
-                jobs.append((f"{rm.id}: file sizes", lambda rm=rm: self._tree(rm, result)))
+                jobs.append(self._tree_job(rm, result))
             for b in rm.base_models:
                 if b.relation == "quantized" and b.id.lower() not in crawled:
                     externals.add(b.id)
-        total = len(jobs)
-        for done, (what, job) in enumerate(jobs, 1):
-            self._guard(what, job, result)
-            self.progress("extras", done, total)
+        self._run(jobs, "extras", result)
         ext = sorted(e for e in externals if e.lower() not in crawled and valid_repo_id(e))
-        for done, eid in enumerate(ext, 1):
-            self._guard(f"{eid}: model info", lambda eid=eid: self._external(eid, result), result)
-            self.progress("components", done, len(ext))
+        self._run([self._external_job(e, result) for e in ext], "components", result)
 
-    def _guard(self, what: str, job: Callable[[], None], result: CrawlResult) -> None:
-        try:
-            job()
-        except AudiommError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - one failed extra is reported, the crawl goes on
-            result.missing.append(f"{what} not fetched ({_short(exc)})")
+    def _run(self, jobs: list[_Job], stage: str, result: CrawlResult) -> None:
+        """Cached answers first; the rest fetched by a few workers. Cache and results stay on this thread."""
+        todo = []
+        for job in jobs:
+            hit = self.store.cache_get(job.key, job.version, job.max_age) if self.store is not None else None
+            if hit is None:
+                todo.append(job)
+            else:
+                job.apply(hit)
+        done = len(jobs) - len(todo)
+        self.progress(stage, done, len(jobs))
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            futures = {pool.submit(self._fetch, job): job for job in todo}
+            for fut in as_completed(futures):
+                job = futures[fut]
+                done += 1
+                self.progress(stage, done, len(jobs))
+                try:
+                    value = fut.result()
+                except AudiommError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - one failed extra is reported, the crawl goes on
+                    result.missing.append(f"{job.what} not fetched ({_short(exc)})")
+                    continue
+                if self.store is not None:
+                    self.store.cache_put(job.key, job.version, value)
+                job.apply(value)
 
-    def _cached(
-        self, key: str, version: str | None, fetch: Callable[[], Any], max_age: float | None = None
-    ) -> Any:
-        """Answers are cached by repo revision (or age); a 404 is cached too, as an empty answer."""
-        if self.store is not None:
-            hit = self.store.cache_get(key, version, max_age)
-            if hit is not None:
-                return hit
+    @staticmethod
+    def _fetch(job: _Job) -> Any:
         try:
-            value = fetch()
+            return job.fetch()
         except (RepositoryNotFoundError, EntryNotFoundError):
-            value = {}  # gone, gated or never there: an answer, not a missing piece
-        if self.store is not None:
-            self.store.cache_put(key, version, value)
-        return value
+            return {}  # gone, gated or never there: an answer (cached too), not a missing piece
 
-    def _config(self, rm, result: CrawlResult, externals: set[str]) -> None:
+    def _config_job(self, rm, result: CrawlResult, externals: set[str]) -> _Job:
         rev = rm.sha or "main"
         url = f"{self.endpoint}/{rm.id}/resolve/{quote(rev, safe='')}/config.json"
+        src = f"config.json of {rm.id}@{rev[:12]}"
 
         def fetch() -> dict[str, Any]:
             cfg = self._get(url).json()
@@ -215,14 +228,15 @@ class HubCrawler:
                 raise ValueError("config.json is not an object")
             return {k: cfg[k] for k in ("text_model_id", "audio_model_id") if isinstance(cfg.get(k), str)}
 
-        cfg = self._cached(f"config:{rm.id}", rev, fetch)
-        src = f"config.json of {rm.id}@{rev[:12]}"
-        for key, value in cfg.items():
-            if valid_repo_id(value):
-                result.facts.add(Fact(rm.id, key, value, src))
-                externals.add(value)
+        def apply(cfg: dict[str, Any]) -> None:
+            for key, value in cfg.items():
+                if valid_repo_id(value):
+                    result.facts.add(Fact(rm.id, key, value, src))
+                    externals.add(value)
 
-    def _tree(self, rm, result: CrawlResult) -> None:
+        return _Job(f"{rm.id}: config.json", f"config:{rm.id}", rev, None, fetch, apply)
+
+    def _tree_job(self, rm, result: CrawlResult) -> _Job:
         rev = rm.sha or "main"
 
         def fetch() -> list[dict[str, Any]]:
@@ -234,28 +248,39 @@ class HubCrawler:
                 for e in r.json():
                     if isinstance(e, dict) and e.get("type") == "file" and isinstance(e.get("path"), str):
                         size = e.get("size")
-                        files.append(
-                            {"name": e["path"], "size": size if isinstance(size, int) and size >= 0 else None}
-                        )
+                        ok = isinstance(size, int) and not isinstance(size, bool) and size >= 0
+                        files.append({"name": e["path"], "size": size if ok else None})
                 url, params = r.links.get("next", {}).get("url"), None
             return files
 
-        files = self._cached(f"tree:{rm.id}", rev, fetch)
-        if files:
-            result.facts.add(Fact(rm.id, "files", files, f"file tree of {rm.id}@{rev[:12]}"))
+        def apply(files: Any) -> None:
+            if isinstance(files, list) and files:
+                result.facts.add(Fact(rm.id, "files", files, f"file tree of {rm.id}@{rev[:12]}"))
 
-    def _external(self, eid: str, result: CrawlResult) -> None:
+        return _Job(f"{rm.id}: file sizes", f"tree:{rm.id}", rev, None, fetch, apply)
+
+    def _external_job(self, eid: str, result: CrawlResult) -> _Job:
         def fetch() -> dict[str, Any]:
             params = [("expand", e) for e in ("safetensors", "config", "pipeline_tag", "gguf")]
-            info = self._get(f"{self.endpoint}/api/models/{eid}", params).json()
-            rm = parse_api_record(info)
+            rm = parse_api_record(self._get(f"{self.endpoint}/api/models/{eid}", params).json())
             return {"params": rm.params, "model_type": rm.model_type, "pipeline_tag": rm.pipeline_tag}
 
-        info = self._cached(f"model:{eid}", None, fetch, EXTERNAL_MAX_AGE_S)
-        src = f"Hub API model info of {eid}"
-        for key in ("params", "model_type", "pipeline_tag"):
-            if info.get(key):
-                result.facts.add(Fact(eid, key, info[key], src))
+        def apply(info: dict[str, Any]) -> None:
+            for key in ("params", "model_type", "pipeline_tag"):
+                if info.get(key):
+                    result.facts.add(Fact(eid, key, info[key], f"Hub API model info of {eid}"))
+
+        return _Job(f"{eid}: model info", f"model:{eid}", None, EXTERNAL_MAX_AGE_S, fetch, apply)
+
+
+@dataclass
+class _Job:
+    what: str
+    key: str  # cache key
+    version: str | None  # repo revision the answer belongs to
+    max_age: float | None
+    fetch: Callable[[], Any]
+    apply: Callable[[Any], None]
 
 
 def _short(exc: BaseException) -> str:
