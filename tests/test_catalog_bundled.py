@@ -177,3 +177,17 @@ def test_exports_round_trip(cat, tmp_path):
     assert '"{""canonical""' in (tmp_path / "families.csv").read_text()
     index = (tmp_path / "index.md").read_text()
     assert "| 1 | ultravox-v0_5-llama-3_2-1b | fixie-ai/ultravox-v0_5-llama-3_2-1b | 1.92 |" in index
+
+
+def test_adapter_without_own_size_takes_its_parents(cat):
+    m = cat.model("slprl/StresSLM")
+    assert m.role == "adapter" and m.parent == "Qwen/Qwen2-Audio-7B-Instruct"
+    assert m.params_total == cat.model("Qwen/Qwen2-Audio-7B-Instruct").params_total
+    assert cat.family("stresslm").params_total == m.params_total
+    assert cat.family("stresslm").parent_family == "qwen2-audio-7b-instruct"
+
+
+def test_inherited_sizes_name_their_source(cat):
+    m = cat.model("onnx-community/Voxtral-Mini-3B-2507-ONNX")
+    assert m.params_source.startswith("base model mistralai/Voxtral-Mini-3B-2507: ")
+    assert "MohamedRashad/Voxtral-Mini-3B-2507-transformers" in m.params_source

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from audiomm.catalog.facts import Facts
-from audiomm.catalog.records import FileEntry, RawModel
+from audiomm.catalog.records import FileEntry, RawModel, RepoId
 
 
 @cache
@@ -40,7 +40,7 @@ class QuantFile:
 
 
 @dataclass
-class ModelRecord:
+class ModelRecord(RepoId):
     id: str
     author: str | None
     pipeline_tag: str | None
@@ -74,19 +74,9 @@ class ModelRecord:
     role: str = ""
     parent: str | None = None
     derived_from: str | None = None  # the repo this one is a copy/quantization/conversion of
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return self.id.split("/", 1)[1]
-
-    @property
-    def owner(self) -> str:
-        return self.id.split("/", 1)[0]
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d.pop("extra", None)
         d["params_total_b"] = _b(self.params_total)
         d["params_repo_b"] = _b(self.params_repo)
         d["storage_gb"] = round(self.storage_bytes / 1e9, 2) if self.storage_bytes is not None else None

@@ -225,6 +225,8 @@ def assign_families(records: list[ModelRecord], facts: Facts) -> list[Family]:
         elif not r.role:
             r.role = "canonical"
 
+    inherit_from_parents(records)
+
     # 4. families (excluded repos stay out)
     members_of: dict[str, list[ModelRecord]] = defaultdict(list)
     for r in records:
@@ -322,7 +324,7 @@ def _inherit_params(m: ModelRecord, head: ModelRecord | None, ptotal: int | None
         or (m.quantization == "gguf" and m.params_source != "gguf-metadata")
     ):
         m.params_total = ptotal
-        m.params_source = f"base model {m.derived_from or head.id if head else ''}: {psource}".strip()
+        m.params_source = f"base model {m.derived_from or (head.id if head else '?')}: {psource}"
 
 
 def inherit_from_parents(records: list[ModelRecord]) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from audiomm.catalog.enrich import ModelRecord, enrich
 from audiomm.catalog.facts import Facts, load_overlay
-from audiomm.catalog.families import Family, assign_families, inherit_from_parents
+from audiomm.catalog.families import Family, assign_families
 from audiomm.catalog.records import PARSERS, BadRecord, RawModel
 
 
@@ -55,7 +55,6 @@ def build(raw: list[RawModel], facts: Facts | None = None, skipped: list[str] | 
     all_facts = load_overlay().merged(facts) if facts is not None else load_overlay()
     models = [enrich(rm, all_facts) for rm in raw]
     families = assign_families(models, all_facts)
-    inherit_from_parents(models)
     models.sort(key=lambda m: (-m.downloads, m.id.lower()))
     return Catalog(models=models, families=families, raw=raw, skipped=list(skipped or []))
 

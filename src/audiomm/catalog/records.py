@@ -38,8 +38,22 @@ class BaseModelRef:
     id: str
 
 
+class RepoId:
+    """``owner`` and ``name`` of a record's ``id`` ("owner/name")."""
+
+    id: str
+
+    @property
+    def name(self) -> str:
+        return self.id.split("/", 1)[1]
+
+    @property
+    def owner(self) -> str:
+        return self.id.split("/", 1)[0]
+
+
 @dataclass
-class RawModel:
+class RawModel(RepoId):
     """One repo as fetched, normalised to types but not interpreted."""
 
     id: str
@@ -69,24 +83,6 @@ class RawModel:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RawModel:
-        d = dict(d)
-        files = d.pop("files", None)
-        bases = d.pop("base_models", [])
-        rm = cls(**d)
-        rm.files = [FileEntry(**f) for f in files] if files is not None else None
-        rm.base_models = [BaseModelRef(**b) for b in bases]
-        return rm
-
-    @property
-    def name(self) -> str:
-        return self.id.split("/", 1)[1]
-
-    @property
-    def owner(self) -> str:
-        return self.id.split("/", 1)[0]
 
 
 # --------------------------------------------------------------------------- helpers
