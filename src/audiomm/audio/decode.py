@@ -1,0 +1,217 @@
+"""Decode any container/codec FFmpeg reads (through PyAV) to float32 mono blocks, streaming.
+
+A 10-hour file is never held whole: :func:`stream_audio` yields blocks as they are decoded.
+Problems the caller must know about (decoding stopped early, non-finite samples replaced) are
+collected in :class:`DecodeReport`, never swallowed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+
+from audiomm.errors import AudiommError
+
+DEFAULT_RATE = 16_000
+
+
+class AudioError(AudiommError):
+    """A recording that cannot be read; the message names the file."""
+
+
+@dataclass
+class AudioInfo:
+    path: str
+    container: str
+    codec: str
+    duration_s: float | None  # from the container; the decoded length is authoritative
+    sample_rate: int
+    channels: int
+    has_video: bool
+    size_bytes: int
+
+
+@dataclass
+class DecodeReport:
+    samples: int = 0  # at the output rate
+    rate: int = DEFAULT_RATE
+    non_finite: int = 0
+    stopped_early: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples / self.rate
+
+
+def _check_path(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise AudioError(f"{p}: no such file")
+    if p.is_dir():
+        raise AudioError(f"{p}: is a directory, not an audio file")
+    if p.stat().st_size == 0:
+        raise AudioError(f"{p}: empty file (0 bytes)")
+    return p
+
+
+def _open(p: Path):
+    try:
+        return av.open(str(p), mode="r", metadata_errors="ignore")
+    except av.error.FFmpegError as exc:
+        raise AudioError(f"{p}: not an audio file FFmpeg can read ({_ff(exc)})") from None
+    except OSError as exc:
+        raise AudioError(f"{p}: cannot read ({exc.strerror or exc})") from None
+
+
+def _ff(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc).split(":")[0] or type(exc).__name__
+
+
+def probe(path: str | os.PathLike) -> AudioInfo:
+    p = _check_path(path)
+    with _open(p) as c:
+        if not c.streams.audio:
+            kind = "a video file with no audio track" if c.streams.video else "no audio track"
+            raise AudioError(f"{p}: {kind}; give a recording with sound")
+        s = c.streams.audio[0]
+        duration = None
+        if s.duration is not None and s.time_base is not None:
+            duration = float(s.duration * s.time_base)
+        elif c.duration is not None:
+            duration = c.duration / av.time_base
+        ctx = s.codec_context
+        return AudioInfo(
+            path=str(p),
+            container=c.format.name,
+            codec=ctx.name,
+            duration_s=duration,
+            sample_rate=ctx.sample_rate or 0,
+            channels=ctx.channels or 0,
+            has_video=bool(c.streams.video),
+            size_bytes=p.stat().st_size,
+        )
+
+
+def _channel_index(channel: str | int, channels: int, p: Path) -> int | None:
+    """``mix`` -> None; ``left``/``right``/N -> the index, checked against the file."""
+    if channel in ("mix", None):
+        return None
+    idx = {"left": 0, "right": 1}.get(str(channel).lower())
+    if idx is None:
+        try:
+            idx = int(channel)
+        except ValueError:
+            raise AudioError(
+                f"{p}: --channel must be mix, left, right or a number, not {channel!r}"
+            ) from None
+    if not 0 <= idx < channels:
+        raise AudioError(
+            f"{p}: has {channels} channel(s); channel {channel} does not exist (0 to {channels - 1})"
+        )
+    return idx
+
+
+def stream_audio(
+    path: str | os.PathLike,
+    *,
+    rate: int = DEFAULT_RATE,
+    channel: str | int = "mix",
+    block_s: float = 30.0,
+    block_samples: int | None = None,
+    report: DecodeReport | None = None,
+) -> Iterator[np.ndarray]:
+    """Yield float32 mono blocks of ``block_s`` seconds (the last one shorter) at ``rate`` Hz.
+
+    Channels are mixed down (mean) unless one is picked. Non-finite samples become 0 and are
+    counted in ``report``; a decode error part-way ends the stream and is recorded there too.
+    """
+    p = _check_path(path)
+    report = report if report is not None else DecodeReport(rate=rate)
+    report.rate = rate
+    block = max(1, block_samples or int(block_s * rate))
+    with _open(p) as c:
+        if not c.streams.audio:
+            kind = "a video file with no audio track" if c.streams.video else "no audio track"
+            raise AudioError(f"{p}: {kind}; give a recording with sound")
+        s = c.streams.audio[0]
+        n_channels = s.codec_context.channels or 1
+        pick = _channel_index(channel, n_channels, p)
+        resampler = av.AudioResampler(format="fltp", layout=None, rate=rate)
+        pending: list[np.ndarray] = []
+        pending_n = 0
+        decoded_any = False
+
+        def convert(frames) -> Iterator[np.ndarray]:
+            for fr in frames:
+                arr = fr.to_ndarray()  # (channels, n) planar float32
+                if arr.ndim == 1:
+                    arr = arr[None, :]
+                mono = (
+                    arr.mean(axis=0, dtype=np.float32) if pick is None else arr[min(pick, arr.shape[0] - 1)]
+                )
+                mono = np.ascontiguousarray(mono, dtype=np.float32)
+                bad = ~np.isfinite(mono)
+                if bad.any():
+                    report.non_finite += int(bad.sum())
+                    mono = np.where(bad, np.float32(0), mono)
+                yield mono
+
+        def frames() -> Iterator:
+            nonlocal decoded_any
+            try:
+                for packet in c.demux(s):
+                    try:
+                        for fr in packet.decode():
+                            decoded_any = True
+                            yield from resampler.resample(fr)
+                    except av.error.InvalidDataError as exc:
+                        if not decoded_any:
+                            raise
+                        report.warnings.append(f"skipped a damaged packet ({_ff(exc)})")
+            except av.error.FFmpegError as exc:
+                if not decoded_any:
+                    raise AudioError(f"{p}: cannot decode audio ({_ff(exc)})") from None
+                report.stopped_early = f"decoding stopped at {report.duration_s:.1f} s ({_ff(exc)})"
+            yield from resampler.resample(None)  # flush
+
+        for mono in convert(frames()):
+            pending.append(mono)
+            pending_n += len(mono)
+            while pending_n >= block:
+                buf = np.concatenate(pending)
+                out, rest = buf[:block], buf[block:]
+                pending, pending_n = ([rest] if len(rest) else []), len(rest)
+                report.samples += len(out)
+                yield out
+        if pending_n:
+            out = np.concatenate(pending)
+            report.samples += len(out)
+            yield out
+    if report.non_finite:
+        report.warnings.append(f"{report.non_finite} non-finite samples (NaN/inf) replaced with silence")
+    if report.stopped_early:
+        report.warnings.append(report.stopped_early)
+    if not decoded_any:
+        raise AudioError(f"{p}: no audio could be decoded; the file may be damaged")
+
+
+def decode_all(path: str | os.PathLike, **kw) -> tuple[np.ndarray, DecodeReport]:
+    """The whole recording in memory (short files, tests)."""
+    report = DecodeReport(rate=kw.get("rate", DEFAULT_RATE))
+    blocks = list(stream_audio(path, report=report, **kw))
+    return (np.concatenate(blocks) if blocks else np.zeros(0, np.float32)), report
+
+
+def fmt_duration(s: float | None) -> str:
+    if s is None or not math.isfinite(s):
+        return "?"
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{int(h)}:{int(m):02d}:{sec:06.3f}" if h else f"{int(m)}:{sec:06.3f}"
