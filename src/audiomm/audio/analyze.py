@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +50,43 @@ class Analysis:
             "chunks": [c.to_dict() for c in self.plan.chunks],
             "coverage": cov.to_dict(),
         }
+
+
+def prefetch(items: Iterable, depth: int = 4) -> Iterator:
+    """Run ``items`` in a background thread, ``depth`` ahead: decoding overlaps speech detection
+    (PyAV and onnxruntime both release the GIL). Exceptions are re-raised here, in order."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def work() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((end, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put((end, exc))
+
+    t = threading.Thread(target=work, daemon=True, name="audiomm-decode")
+    t.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if item is end:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        t.join(timeout=5)
 
 
 def analyze(

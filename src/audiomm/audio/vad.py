@@ -47,15 +47,16 @@ class SpeechProbabilities(Protocol):
 
 class SileroOnnx:
     CONTEXT = 64
-    BATCH = 4096  # windows per onnxruntime call (~2 minutes of audio)
+    BATCH = 512  # windows per onnxruntime call (~4 s): working memory grows with it, speed does not
 
-    def __init__(self, threads: int = 1):
+    def __init__(self, threads: int = 2):
         import onnxruntime
 
         opts = onnxruntime.SessionOptions()
         opts.inter_op_num_threads = 1
         opts.intra_op_num_threads = threads
         opts.log_severity_level = 4
+        opts.enable_cpu_mem_arena = False  # the arena keeps growing over a long stream
         model = resources.files("audiomm.audio").joinpath("data/silero_vad_16k_sequence.onnx").read_bytes()
         self.session = onnxruntime.InferenceSession(
             model, sess_options=opts, providers=["CPUExecutionProvider"]
