@@ -27,6 +27,10 @@ venv: $(STAMP)
 
 run: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/audiomm catalog build --snapshot bundled --out $(OUT)
+	HF_HUB_OFFLINE=1 $(BIN)/audiomm audio inspect tests/data/multilingual.mp3 --max-chunk-seconds 20
+	@echo
+	@echo "Run a real audio model on it (any OpenAI-compatible server, e.g. 'vllm serve Qwen/Qwen2-Audio-7B-Instruct'):"
+	@echo "  $(BIN)/audiomm run tests/data/multilingual.mp3 --preset clean --model Qwen/Qwen2-Audio-7B-Instruct --base-url http://localhost:8000/v1"
 
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check src tests bench

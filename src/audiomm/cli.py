@@ -383,6 +383,151 @@ def audio_inspect(
         err.print(f"warning: {file}: {w}", markup=False, highlight=False)
 
 
+@app.command("run")
+def run_cmd(
+    file: Path = typer.Argument(..., help="A recording of any length, any format FFmpeg reads."),
+    preset: str = typer.Option("transcript", help="A preset name ('audiomm presets' lists them)."),
+    model: str = typer.Option(..., "--model", help="Model id (as the server names it) or local path."),
+    backend: str = typer.Option("openai", help="openai (any OpenAI-compatible server) or transformers."),
+    base_url: str | None = typer.Option(
+        None, help="Server URL, e.g. http://localhost:8000/v1 (default OPENAI_BASE_URL)."
+    ),
+    api_key: str | None = typer.Option(None, help="API key (default: AUDIOMM_API_KEY or OPENAI_API_KEY)."),
+    max_chunk_seconds: float | None = typer.Option(
+        None, help="Chunk window (default: the model's, from the registry)."
+    ),
+    fmt: str = typer.Option("md", "--format", help="md, json, srt or vtt."),
+    out_path: Path | None = typer.Option(
+        None, "--out", help="Write here (atomically) instead of the terminal."
+    ),
+    system: str | None = typer.Option(None, help="System prompt (overrides the preset's)."),
+    prompt: str | None = typer.Option(None, help="Your own prompt instead of a preset's."),
+    prompt_file: Path | None = typer.Option(None, help="Read --prompt from a file."),
+    template: Path | None = typer.Option(
+        None, help="Template file for presets that fill one (voice-journal)."
+    ),
+    presets_dir: Path | None = typer.Option(None, help="A directory of your own preset files (*.toml)."),
+    reduce_model: str | None = typer.Option(
+        None, help="A text model for the reduce step (default: the same model)."
+    ),
+    no_vad: bool = typer.Option(False, "--no-vad", help="Fixed windows over everything (sound-scene tasks)."),
+    channel: str = typer.Option("mix", help="mix, left, right or a channel number."),
+    batch_size: int = typer.Option(4, help="Chunks per batch."),
+    concurrency: int = typer.Option(4, help="Requests in flight at once (openai backend)."),
+    timeout: float = typer.Option(300.0, help="Per-request timeout in seconds."),
+    retries: int = typer.Option(5, help="Retries per request on 429/5xx/timeouts (with backoff)."),
+    max_new_tokens: int | None = typer.Option(None, help="Output tokens per chunk (default: the model's)."),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Recompute chunks even if a previous run finished them."
+    ),
+):
+    """Turn a recording into the text you need, with an audio model, whatever its length."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from audiomm.api import run as api_run
+    from audiomm.tasks.outputs import FORMATS, render
+
+    if fmt not in FORMATS:
+        raise AudiommError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if prompt_file is not None:
+        try:
+            prompt = prompt_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise AudiommError(f"--prompt-file {prompt_file}: {exc.strerror}") from None
+    tmpl = None
+    if template is not None:
+        try:
+            tmpl = template.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise AudiommError(f"--template {template}: {exc.strerror}") from None
+    if out_path is not None and out_path.is_dir():
+        raise AudiommError(f"--out {out_path} is a directory; give a file path")
+    stream = out_path is None and fmt == "md"
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
+        transient=True,
+    )  # fmt: skip
+    task = progress.add_task("chunks", total=None)
+    printed: dict[int, str] = {}
+    next_to_print = [0]
+
+    def on_plan(a) -> None:
+        progress.update(task, total=len(a.plan.chunks), description=f"{len(a.plan.chunks)} chunks")
+
+    def on_chunk(r, done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+        if stream:  # print chunk texts in time order as they arrive
+            printed[r.index] = r.text
+            while next_to_print[0] in printed:
+                i = next_to_print[0]
+                out.print(printed.pop(i), markup=False, highlight=False, soft_wrap=True)
+                next_to_print[0] += 1
+
+    with progress:
+        result = api_run(
+            file, preset=preset, model=model, backend=backend, base_url=base_url, api_key=api_key,
+            max_chunk_seconds=max_chunk_seconds, system=system, prompt=prompt, template=tmpl,
+            presets_dir=presets_dir, reduce_model=reduce_model, no_vad=no_vad, channel=channel,
+            batch_size=batch_size, concurrency=concurrency, timeout=timeout, retries=retries,
+            max_new_tokens=max_new_tokens,
+            cache=not no_cache, on_chunk=on_chunk, on_plan=on_plan, out=str(out_path) if out_path else None,
+        )  # fmt: skip
+    text = render(result, fmt)
+    if out_path is not None:
+        from audiomm.paths import atomic_write_text
+
+        try:
+            atomic_write_text(out_path, text)
+        except OSError as exc:
+            raise AudiommError(f"cannot write --out {out_path}: {exc.strerror}") from None
+        out.print(f"wrote {out_path} ({fmt}); {result.coverage.summary()}", markup=False, highlight=False)
+    elif stream and result.kind == "transcript":
+        out.print(result.coverage.summary(), markup=False, highlight=False)
+    else:
+        sys.stdout.write(text)
+    for w in result.warnings:
+        err.print(f"warning: {w}", markup=False, highlight=False)
+    if result.model_note:
+        err.print(f"note: {result.model_note}", markup=False, highlight=False)
+
+
+@app.command("presets")
+def presets_cmd(presets_dir: Path | None = typer.Option(None, help="Also list presets from this directory.")):
+    """List presets (bundled and your own)."""
+    from audiomm.tasks.presets import all_presets
+
+    t = Table(title="presets")
+    for c in ("name", "kind", "description", "from"):
+        t.add_column(c)
+    for p in all_presets(presets_dir).values():
+        t.add_row(p.name, p.kind, p.description, p.source)
+    out.print(t)
+
+
+@app.command("logs")
+def logs_cmd(
+    limit: int = typer.Option(20, help="How many runs."), as_json: bool = typer.Option(False, "--json")
+):
+    """The log of runs: file, model, preset, duration, timings, coverage."""
+    from audiomm.tasks.longform import read_log
+
+    rows = read_log(limit=limit)
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=1) + "\n")
+        return
+    t = Table(title=f"last {len(rows)} runs")
+    for c in ("id", "at", "file", "model", "preset", "audio", "chunks", "cached", "total s", "covered"):
+        t.add_column(c)
+    for r in rows:
+        cov = json.loads(r["coverage"] or "{}")
+        tim = json.loads(r["timings"] or "{}")
+        t.add_row(
+            str(r["id"]), r["at"], r["file"], r["model"], r["preset"], f"{r['duration_s']:.0f} s", str(r["chunks"]),
+            str(r["cached"]), str(tim.get("total_s", "")), f"{cov.get('covered_ratio', 0):.0%}",
+        )  # fmt: skip
+    out.print(t)
+
+
 def main() -> None:
     try:
         app()

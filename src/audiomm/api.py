@@ -1,0 +1,93 @@
+"""``audiomm.run(...)``: the same job as ``audiomm run``, from Python."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from audiomm.backends.base import Backend, GenerationSettings
+from audiomm.backends.registry import lookup
+from audiomm.errors import AudiommError
+from audiomm.tasks import presets as presets_mod
+from audiomm.tasks.longform import ChunkResult, RunOptions, RunResult, log_run
+from audiomm.tasks.longform import run as run_longform
+
+BACKENDS = ("openai", "transformers")
+
+
+def make_backend(
+    backend: str, model: str, *, base_url: str | None = None, api_key: str | None = None, concurrency: int = 4,
+    timeout: float = 300.0, retries: int = 5,
+) -> Backend:  # fmt: skip
+    if backend == "openai":
+        from audiomm.backends.openai_backend import OpenAIBackend
+
+        return OpenAIBackend(
+            model, base_url, api_key, concurrency=concurrency, timeout=timeout, max_retries=retries
+        )
+    if backend == "transformers":
+        raise AudiommError(
+            "the transformers backend is not built yet; use --backend openai with a server (vLLM, ...)"
+        )
+    raise AudiommError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def run(
+    file: str | Path,
+    *,
+    preset: str | None = "transcript",
+    model: str,
+    backend: str = "openai",
+    base_url: str | None = None,
+    api_key: str | None = None,
+    max_chunk_seconds: float | None = None,
+    system: str | None = None,
+    prompt: str | None = None,
+    template: str | None = None,
+    presets_dir: Path | None = None,
+    reduce_model: str | None = None,
+    no_vad: bool = False,
+    channel: str | int = "mix",
+    batch_size: int = 4,
+    concurrency: int = 4,
+    timeout: float = 300.0,
+    retries: int = 5,
+    max_new_tokens: int | None = None,
+    cache: bool = True,
+    on_chunk: Callable[[ChunkResult, int, int], None] | None = None,
+    on_plan=None,
+    log: bool = True,
+    out: str | None = None,
+) -> RunResult:
+    """Turn a recording into text with an audio model, whatever its length."""
+    if prompt:
+        base = presets_mod.get(preset, presets_dir) if preset and preset != "transcript" else None
+        p = presets_mod.custom(system if system is not None else (base.system if base else None), prompt,
+                               base.kind if base else "summary")  # fmt: skip
+    else:
+        p = presets_mod.get(preset or "transcript", presets_dir)
+        if system is not None:
+            p = presets_mod.Preset(p.name, p.kind, p.description, system, p.chunk_prompt, p.reduce_prompt,
+                                   p.needs_template, p.source)  # fmt: skip
+    if p.needs_template and template is None:
+        raise AudiommError(f"preset {p.name!r} fills your template: pass --template FILE")
+    spec = lookup(model)
+    if max_chunk_seconds is not None and max_chunk_seconds > spec.window_s:
+        raise AudiommError(
+            f"--max-chunk-seconds {max_chunk_seconds:g} is over the {spec.window_s:g} s window of {spec.family} models"
+        )
+    b = make_backend(
+        backend, model, base_url=base_url, api_key=api_key, concurrency=concurrency, timeout=timeout
+    )
+    rb = (
+        make_backend(backend, reduce_model, base_url=base_url, api_key=api_key, timeout=timeout)
+        if reduce_model
+        else None
+    )
+    settings = GenerationSettings(max_new_tokens=max_new_tokens or spec.max_new_tokens)
+    opts = RunOptions(window_s=max_chunk_seconds, use_vad=not no_vad, channel=channel, batch_size=batch_size,
+                      settings=settings, template=template, cache=cache)  # fmt: skip
+    result = run_longform(file, p, b, spec, opts, reduce_backend=rb, on_chunk=on_chunk, on_plan=on_plan)
+    if log:
+        log_run(result, "ok", out)
+    return result

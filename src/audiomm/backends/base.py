@@ -1,0 +1,67 @@
+"""The backend protocol and the records that cross it."""
+
+from __future__ import annotations
+
+import io
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from audiomm.errors import AudiommError
+
+RATE = 16_000
+
+
+class BackendError(AudiommError):
+    """A backend that cannot do the job (unreachable server, missing model...): one line."""
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    max_new_tokens: int = 512
+    temperature: float = 0.0
+    seed: int | None = 0
+
+    def key(self) -> str:
+        return f"max={self.max_new_tokens},t={self.temperature},seed={self.seed}"
+
+
+@dataclass
+class Request:
+    prompt: str
+    audio: np.ndarray | None = None  # float32 mono at 16 kHz; None for a text-only request
+    system: str | None = None
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+
+
+@dataclass
+class Response:
+    text: str
+    finish_reason: str  # stop | length | ...
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    seconds: float = 0.0
+
+
+class Backend(Protocol):
+    name: str
+    model: str
+
+    def generate(self, requests: list[Request]) -> Iterator[tuple[int, Response]]:
+        """Yield (index in ``requests``, response) as each one finishes."""
+        ...
+
+
+def wav_bytes(audio: np.ndarray, rate: int = RATE) -> bytes:
+    """16-bit PCM mono WAV of float32 samples (clipped to [-1, 1])."""
+    pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    return buf.getvalue()

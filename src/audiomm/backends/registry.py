@@ -1,0 +1,40 @@
+"""Model registry: per-family window, audio token rate, system-prompt support, defaults (data file)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    family: str
+    window_s: float
+    audio_tokens_per_s: float
+    system_prompt: bool
+    max_new_tokens: int
+    context_tokens: int
+    quirks: str
+    source: str
+    note: str = ""
+    known: bool = True
+
+
+@cache
+def _data() -> dict:
+    return json.loads(
+        resources.files("audiomm.backends").joinpath("data/registry.json").read_text(encoding="utf-8")
+    )
+
+
+def lookup(model: str) -> ModelSpec:
+    low = model.lower()
+    fields = set(ModelSpec.__dataclass_fields__)
+    for entry in _data()["families"]:
+        if re.search(entry["match"], low):
+            return ModelSpec(**{k: v for k, v in entry.items() if k in fields})
+    d = _data()["default"]
+    return ModelSpec(**{k: v for k, v in d.items() if k in fields}, known=False)

@@ -1,0 +1,1 @@
+"""Tasks: presets (files), the long-form run (map -> reduce), output writers."""

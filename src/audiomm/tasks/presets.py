@@ -1,0 +1,106 @@
+"""Presets are TOML files: the bundled ones, then the user's (``--presets-dir``, ``AUDIOMM_PRESETS``,
+``<data dir>/presets``), a user file overriding a bundled one of the same name."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from audiomm.errors import AudiommError
+from audiomm.paths import data_dir
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+KINDS = ("transcript", "summary", "analysis")
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    kind: str  # transcript: stitched in time order | summary/analysis: reduced by the model
+    description: str
+    system: str | None
+    chunk_prompt: str
+    reduce_prompt: str | None = None
+    needs_template: bool = False
+    source: str = "bundled"
+
+    def render(self, text: str, template: str | None) -> str:
+        if "{template}" in text and template is None:
+            raise AudiommError(f"preset {self.name!r} needs a template: pass --template FILE")
+        return text.replace("{template}", template or "")
+
+
+def _load(path: Path, source: str) -> Preset:
+    try:
+        d = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise AudiommError(f"{path}: not a valid preset file ({exc})") from None
+    name = d.get("name") or path.stem
+    kind = d.get("kind", "summary")
+    if kind not in KINDS or not isinstance(d.get("chunk_prompt"), str):
+        raise AudiommError(f"{path}: a preset needs chunk_prompt and kind in {', '.join(KINDS)}")
+    if kind != "transcript" and not isinstance(d.get("reduce_prompt"), str):
+        raise AudiommError(f"{path}: a {kind} preset needs a reduce_prompt with {{texts}}")
+    return Preset(
+        name=name,
+        kind=kind,
+        description=d.get("description", ""),
+        system=d.get("system") or None,
+        chunk_prompt=d["chunk_prompt"],
+        reduce_prompt=d.get("reduce_prompt"),
+        needs_template=bool(d.get("needs_template", False)),
+        source=source,
+    )
+
+
+def user_dirs(extra: Path | None = None) -> list[Path]:
+    dirs = [data_dir() / "presets"]
+    if os.environ.get("AUDIOMM_PRESETS"):
+        dirs.append(Path(os.environ["AUDIOMM_PRESETS"]))
+    if extra is not None:
+        if not extra.is_dir():
+            raise AudiommError(f"--presets-dir {extra}: not a directory")
+        dirs.append(extra)
+    return dirs
+
+
+def all_presets(extra: Path | None = None) -> dict[str, Preset]:
+    out: dict[str, Preset] = {}
+    for f in sorted(resources.files("audiomm.tasks").joinpath("presets").iterdir(), key=lambda f: f.name):
+        if f.name.endswith(".toml"):
+            p = _load(Path(str(f)), "bundled")
+            out[p.name] = p
+    for d in user_dirs(extra):
+        if d.is_dir():
+            for f in sorted(d.glob("*.toml")):
+                p = _load(f, str(f))
+                out[p.name] = p
+    return out
+
+
+def get(name: str, extra: Path | None = None) -> Preset:
+    presets = all_presets(extra)
+    if name not in presets:
+        raise AudiommError(f"unknown preset {name!r}; 'audiomm presets' lists them ({', '.join(presets)})")
+    return presets[name]
+
+
+def custom(system: str | None, prompt: str, kind: str = "summary") -> Preset:
+    """A preset from --system/--prompt: each chunk gets the prompt; a summary reduces with it."""
+    reduce = f"{prompt}\n\nThe recording was processed in consecutive parts; here are the results, in order:\n{{texts}}"
+    return Preset(
+        "custom",
+        kind,
+        "from --prompt",
+        system,
+        prompt,
+        None if kind == "transcript" else reduce,
+        source="cli",
+    )

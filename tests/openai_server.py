@@ -1,0 +1,156 @@
+"""A local OpenAI-compatible server that checks each request against the chat-completions wire format.
+
+It decodes every ``input_audio`` part (base64 WAV), records its sample rate and duration, and answers
+with text derived from the audio, so tests can check what the model "heard". Faults: 429, 500,
+timeouts, and a crash (persistent 500s) after N audio requests; a ``finish_reason`` of ``length``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+import time
+import wave
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+
+
+@dataclass
+class OpenAIState:
+    model: str = "qwen2-audio-7b-instruct"
+    api_key: str | None = None
+    faults: list[tuple[str, int]] = field(default_factory=list)  # (kind, times): 429 | 500 | timeout
+    crash_after: int | None = None  # audio requests served before every further one fails
+    length_for: int = 0  # this many audio answers end with finish_reason=length
+    delay: float = 0.0
+    audio: list[dict] = field(default_factory=list)  # one per audio request served
+    text_requests: list[dict] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # wire-format violations seen
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def check_request(body: dict) -> tuple[list[str], dict | None, str]:
+    """Wire-format checks; returns (problems, audio info or None, user text)."""
+    problems = []
+    if not isinstance(body.get("model"), str):
+        problems.append("model missing")
+    msgs = body.get("messages")
+    if not isinstance(msgs, list) or not msgs:
+        return problems + ["messages missing"], None, ""
+    audio, text = None, ""
+    for m in msgs:
+        if m.get("role") not in ("system", "user", "assistant"):
+            problems.append(f"bad role {m.get('role')}")
+        content = m.get("content")
+        if isinstance(content, str):
+            if m["role"] == "user":
+                text = content
+            continue
+        if not isinstance(content, list):
+            problems.append("content is neither a string nor a list")
+            continue
+        for part in content:
+            if part.get("type") == "text":
+                text = part.get("text", "")
+            elif part.get("type") == "input_audio":
+                ia = part.get("input_audio") or {}
+                if ia.get("format") != "wav" or not isinstance(ia.get("data"), str):
+                    problems.append("input_audio needs data (base64) and format 'wav'")
+                    continue
+                raw = base64.b64decode(ia["data"], validate=True)
+                with wave.open(io.BytesIO(raw)) as w:
+                    rate, ch, width, n = w.getframerate(), w.getnchannels(), w.getsampwidth(), w.getnframes()
+                    pcm = np.frombuffer(w.readframes(n), "<i2").astype(np.float32) / 32767
+                audio = {"rate": rate, "channels": ch, "width": width, "duration_s": n / rate,
+                         "rms": float(np.sqrt(np.mean(pcm**2))) if n else 0.0}  # fmt: skip
+            else:
+                problems.append(f"unknown content part {part.get('type')}")
+    if not isinstance(body.get("max_tokens", body.get("max_completion_tokens", 1)), int):
+        problems.append("max_tokens not an integer")
+    return problems, audio, text
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    state: OpenAIState
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def _send(self, status: int, obj: dict) -> None:
+        raw = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def do_POST(self) -> None:  # noqa: N802
+        st = self.state
+        body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+        if self.path != "/v1/chat/completions":
+            return self._send(404, {"error": {"message": "not found"}})
+        if st.api_key and self.headers.get("authorization") != f"Bearer {st.api_key}":
+            return self._send(401, {"error": {"message": "bad key", "type": "invalid_request_error"}})
+        if body.get("model") != st.model:
+            return self._send(404, {"error": {"message": f"model {body.get('model')} does not exist"}})
+        with st.lock:
+            fault = None
+            for i, (kind, times) in enumerate(st.faults):
+                if times:
+                    st.faults[i] = (kind, times - 1)
+                    fault = kind
+                    break
+        if fault == "timeout":
+            time.sleep(3)
+        elif fault in ("429", "500"):
+            return self._send(int(fault), {"error": {"message": f"injected {fault}"}})
+        problems, audio, text = check_request(body)
+        if problems:
+            st.errors.extend(problems)
+            return self._send(400, {"error": {"message": "; ".join(problems)}})
+        if st.delay:
+            time.sleep(st.delay)
+        finish = "stop"
+        with st.lock:
+            if audio is not None:
+                if st.crash_after is not None and len(st.audio) >= st.crash_after:
+                    return self._send(500, {"error": {"message": "server crashed"}})
+                st.audio.append(audio)
+                n = len(st.audio)
+                answer = f"heard {audio['duration_s']:.2f} seconds"
+                if st.length_for > 0:
+                    st.length_for -= 1
+                    finish = "length"
+            else:
+                st.text_requests.append({"text": text})
+                n = len(st.text_requests)
+                parts = text.count("[0")
+                answer = f"summary of {parts} parts"
+        self._send(200, {
+            "id": f"chatcmpl-{n}", "object": "chat.completion", "created": int(time.time()), "model": st.model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": finish}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 5, "total_tokens": 105},
+        })  # fmt: skip
+
+
+class OpenAIServer:
+    def __init__(self, **kwargs):
+        self.state = OpenAIState(**kwargs)
+        handler = type("BoundOpenAIHandler", (Handler,), {"state": self.state})
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> OpenAIServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
