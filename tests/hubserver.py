@@ -14,10 +14,11 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from hubfixtures import HubFixtures, config_json, model_info, tree
+from localserver import LocalServer
 
 
 @dataclass
@@ -135,21 +136,8 @@ class Handler(BaseHTTPRequestHandler):
         return None, {}
 
 
-class HubServer:
+class HubServer(LocalServer):
     """``with HubServer() as hub: ... hub.url ...``"""
 
     def __init__(self, fixtures: HubFixtures | None = None, **kwargs):
-        self.state = ServerState(fixtures=fixtures or HubFixtures(), **kwargs)
-        handler = type("BoundHandler", (Handler,), {"state": self.state})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> HubServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler, ServerState(fixtures=fixtures or HubFixtures(), **kwargs))

@@ -14,9 +14,11 @@ import threading
 import time
 import wave
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import numpy as np
+
+from localserver import LocalServer
 
 
 @dataclass
@@ -138,19 +140,8 @@ class Handler(BaseHTTPRequestHandler):
         })  # fmt: skip
 
 
-class OpenAIServer:
+class OpenAIServer(LocalServer):
+    path = "/v1"
+
     def __init__(self, **kwargs):
-        self.state = OpenAIState(**kwargs)
-        handler = type("BoundOpenAIHandler", (Handler,), {"state": self.state})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> OpenAIServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler, OpenAIState(**kwargs))
