@@ -177,3 +177,12 @@ def test_cli_unreachable_server_and_bad_file(tmp_path, minutes):
     p = run_cli("run", str(tmp_path / "x.wav"), "--model", MODEL, "--base-url", "http://127.0.0.1:9/v1")
     assert p.returncode != 0 and p.stderr.strip().startswith("error:") and "x.wav" in p.stderr
     assert read_log() == [] or all(r["file"] != str(tmp_path / "x.wav") for r in read_log())
+
+
+def test_retries_option_reaches_the_backend(tmp_path):
+    audio, _ = join([0.5, clip(), 1.0])
+    path = write(tmp_path / "r.wav", audio)
+    with OpenAIServer(faults=[("500", 1)]) as srv:
+        with pytest.raises(AudiommError, match="HTTP 500"):
+            go(srv, path, retries=0, cache=False)
+        assert srv.state.audio == []  # one failed request, not retried

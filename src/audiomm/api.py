@@ -76,14 +76,9 @@ def run(
         raise AudiommError(
             f"--max-chunk-seconds {max_chunk_seconds:g} is over the {spec.window_s:g} s window of {spec.family} models"
         )
-    b = make_backend(
-        backend, model, base_url=base_url, api_key=api_key, concurrency=concurrency, timeout=timeout
-    )
-    rb = (
-        make_backend(backend, reduce_model, base_url=base_url, api_key=api_key, timeout=timeout)
-        if reduce_model
-        else None
-    )
+    conn = {"base_url": base_url, "api_key": api_key, "timeout": timeout, "retries": retries}
+    b = make_backend(backend, model, concurrency=concurrency, **conn)
+    rb = make_backend(backend, reduce_model, **conn) if reduce_model else None
     settings = GenerationSettings(max_new_tokens=max_new_tokens or spec.max_new_tokens)
     opts = RunOptions(window_s=max_chunk_seconds, use_vad=not no_vad, channel=channel, batch_size=batch_size,
                       settings=settings, template=template, cache=cache)  # fmt: skip
