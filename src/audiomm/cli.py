@@ -115,13 +115,10 @@ def catalog_refresh(
     from huggingface_hub.utils import logging as hf_logging
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from audiomm.catalog.hub import PIPELINE_TAGS, HubCrawler, offline
+    from audiomm.catalog.hub import PIPELINE_TAGS, HubCrawler, require_online
     from audiomm.catalog.process import build, parse_records
 
-    if offline():
-        raise AudiommError(
-            "offline mode is on (HF_HUB_OFFLINE): cannot crawl; 'audiomm catalog build --snapshot bundled' works offline"
-        )
+    require_online()  # before any progress bar: one clean error line
 
     hf_logging.set_verbosity_error()  # retries are ours to report: what stayed missing is listed at the end
     tags = PIPELINE_TAGS if any_to_any else PIPELINE_TAGS[:1]

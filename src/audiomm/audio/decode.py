@@ -75,13 +75,18 @@ def _ff(exc: Exception) -> str:
     return getattr(exc, "strerror", None) or str(exc).split(":")[0] or type(exc).__name__
 
 
+def _audio_stream(c, p: Path):
+    """The first audio stream, or one error line saying there is none."""
+    if not c.streams.audio:
+        kind = "a video file with no audio track" if c.streams.video else "no audio track"
+        raise AudioError(f"{p}: {kind}; give a recording with sound")
+    return c.streams.audio[0]
+
+
 def probe(path: str | os.PathLike) -> AudioInfo:
     p = _check_path(path)
     with _open(p) as c:
-        if not c.streams.audio:
-            kind = "a video file with no audio track" if c.streams.video else "no audio track"
-            raise AudioError(f"{p}: {kind}; give a recording with sound")
-        s = c.streams.audio[0]
+        s = _audio_stream(c, p)
         duration = None
         if s.duration is not None and s.time_base is not None:
             duration = float(s.duration * s.time_base)
@@ -138,10 +143,7 @@ def stream_audio(
     report.rate = rate
     block = max(1, block_samples or int(block_s * rate))
     with _open(p) as c:
-        if not c.streams.audio:
-            kind = "a video file with no audio track" if c.streams.video else "no audio track"
-            raise AudioError(f"{p}: {kind}; give a recording with sound")
-        s = c.streams.audio[0]
+        s = _audio_stream(c, p)
         n_channels = s.codec_context.channels or 1
         pick = _channel_index(channel, n_channels, p)
         # Packed float32: one plane whatever the channel count (PyAV's planar path crashes past 8 planes).

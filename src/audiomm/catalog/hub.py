@@ -74,6 +74,13 @@ def offline() -> bool:
     )
 
 
+def require_online() -> None:
+    if offline():
+        raise AudiommError(
+            "offline mode is on (HF_HUB_OFFLINE): cannot crawl; 'audiomm catalog build --snapshot bundled' works offline"
+        )
+
+
 class HubCrawler:
     def __init__(
         self,
@@ -105,10 +112,7 @@ class HubCrawler:
     # ------------------------------------------------------------------ http
 
     def _get(self, url: str, params: Any = None) -> Any:
-        if offline():
-            raise AudiommError(
-                "offline mode is on (HF_HUB_OFFLINE): cannot crawl; 'audiomm catalog build --snapshot bundled' works offline"
-            )
+        require_online()
         with self._lock:
             self.requests += 1
         r = http_backoff("GET", url, params=params, headers=self.headers, timeout=self.timeout, **self.retry)
