@@ -116,7 +116,7 @@ def catalog_refresh(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from audiomm.catalog.hub import PIPELINE_TAGS, HubCrawler, require_online
-    from audiomm.catalog.process import build, parse_records
+    from audiomm.catalog.process import build
 
     require_online()  # before any progress bar: one clean error line
 
@@ -163,8 +163,7 @@ def catalog_refresh(
             missing=res.missing,
             skipped=res.skipped,
         )
-    raw, _ = parse_records("hub-api", res.records)
-    cat = build(raw, res.facts)
+    cat = build(res.parsed, res.facts)
     out.print(
         f"snapshot {sid} saved to {store.path}: {len(res.records)} repos, {len(cat.included)} audio models "
         f"in {len(cat.families)} families ({res.requests} requests)"

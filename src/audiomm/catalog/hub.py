@@ -25,7 +25,7 @@ from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_ba
 from audiomm import __version__
 from audiomm.catalog.enrich import rules
 from audiomm.catalog.facts import Fact, Facts
-from audiomm.catalog.records import BadRecord, parse_api_record, valid_repo_id
+from audiomm.catalog.records import BadRecord, RawModel, parse_api_record, valid_repo_id
 from audiomm.catalog.snapshots import Store
 from audiomm.errors import AudiommError
 
@@ -53,12 +53,13 @@ EXTERNAL_MAX_AGE_S = 30 * 86400
 
 @dataclass
 class CrawlResult:
-    records: list[dict[str, Any]]
+    records: list[dict[str, Any]]  # as fetched
     facts: Facts
     missing: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     requests: int = 0
     endpoint: str = ""
+    parsed: list[RawModel] = field(default_factory=list)  # the same records, parsed once while listing
 
     @property
     def complete(self) -> bool:
@@ -159,6 +160,7 @@ class HubCrawler:
                 if isinstance(item, dict) and not item.get("pipeline_tag"):
                     item["pipeline_tag"] = tag
                 result.records.append(item)
+                result.parsed.append(rm)
             self.progress(f"list {tag}", len(result.records), 0)
             url, params = r.links.get("next", {}).get("url"), None
 
@@ -166,7 +168,7 @@ class HubCrawler:
 
     def _extras(self, result: CrawlResult) -> None:
         r = rules()
-        raws = [parse_api_record(item) for item in result.records]
+        raws = result.parsed
         crawled = {rm.id.lower() for rm in raws}
         externals: set[str] = set()
         jobs: list[_Job] = []
