@@ -408,7 +408,17 @@ def run_cmd(
     ),
     no_vad: bool = typer.Option(False, "--no-vad", help="Fixed windows over everything (sound-scene tasks)."),
     channel: str = typer.Option("mix", help="mix, left, right or a channel number."),
-    batch_size: int = typer.Option(4, help="Chunks per batch."),
+    batch_size: int = typer.Option(4, help="Chunks per batch (one batched generate with transformers)."),
+    device: str | None = typer.Option(None, help="transformers: cpu, cuda, cuda:1, mps (default: auto)."),
+    dtype: str | None = typer.Option(
+        None, help="transformers: float32, bfloat16, float16 (default: bf16 on CUDA, fp32 on CPU)."
+    ),
+    trust_remote_code: bool = typer.Option(
+        False, "--trust-remote-code", help="transformers: allow a model's own code from the Hub."
+    ),
+    quantize: str | None = typer.Option(
+        None, help="transformers on a CUDA GPU: 4bit or 8bit (bitsandbytes)."
+    ),
     concurrency: int = typer.Option(4, help="Requests in flight at once (openai backend)."),
     timeout: float = typer.Option(300.0, help="Per-request timeout in seconds."),
     retries: int = typer.Option(5, help="Retries per request on 429/5xx/timeouts (with backoff)."),
@@ -448,6 +458,7 @@ def run_cmd(
     next_to_print = [0]
 
     def on_plan(a) -> None:
+        progress.start()  # only once the model is loaded and the plan is made: an early error stays one line
         progress.update(task, total=len(a.plan.chunks), description=f"{len(a.plan.chunks)} chunks")
 
     def on_chunk(r, done: int, total: int) -> None:
@@ -459,15 +470,18 @@ def run_cmd(
                 out.print(printed.pop(i), markup=False, highlight=False, soft_wrap=True)
                 next_to_print[0] += 1
 
-    with progress:
+    try:
         result = api_run(
             file, preset=preset, model=model, backend=backend, base_url=base_url, api_key=api_key,
             max_chunk_seconds=max_chunk_seconds, system=system, prompt=prompt, template=tmpl,
             presets_dir=presets_dir, reduce_model=reduce_model, no_vad=no_vad, channel=channel,
             batch_size=batch_size, concurrency=concurrency, timeout=timeout, retries=retries,
+            device=device, dtype=dtype, trust_remote_code=trust_remote_code, quantize=quantize,
             max_new_tokens=max_new_tokens,
             cache=not no_cache, on_chunk=on_chunk, on_plan=on_plan, out=str(out_path) if out_path else None,
         )  # fmt: skip
+    finally:
+        progress.stop()
     text = render(result, fmt)
     if out_path is not None:
         from audiomm.paths import atomic_write_text

@@ -30,11 +30,16 @@ def _data() -> dict:
     )
 
 
-def lookup(model: str) -> ModelSpec:
+def lookup(model: str, model_type: str | None = None) -> ModelSpec:
+    """The family entry for a model id (pattern), else for its config's ``model_type``, else the default."""
     low = model.lower()
     fields = set(ModelSpec.__dataclass_fields__)
-    for entry in _data()["families"]:
+    entries = _data()["families"]
+    for entry in entries:
         if re.search(entry["match"], low):
+            return ModelSpec(**{k: v for k, v in entry.items() if k in fields})
+    for entry in entries:
+        if model_type and model_type in entry.get("model_types", []):
             return ModelSpec(**{k: v for k, v in entry.items() if k in fields})
     d = _data()["default"]
     return ModelSpec(**{k: v for k, v in d.items() if k in fields}, known=False)

@@ -1,0 +1,293 @@
+"""Local audio LLMs with transformers (extra ``[local]``): processor chat template with audio, batched generate.
+
+One code path for every architecture whose processor renders audio items in its chat template
+(Qwen2-Audio, Voxtral, Audio Flamingo 3, Gemma 3n, Phi-4-multimodal, Qwen2.5-Omni, Granite Speech...):
+
+    conversation -> processor.apply_chat_template(tokenize=True, padding left) -> model.generate
+
+Left padding matters: with right padding the pad tokens sit between the prompt and the generated
+text and change greedy outputs; with left padding a batch gives what each request gives alone.
+A plain text model (no audio processor) works too, for the reduce step (``--reduce-model``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from itertools import groupby
+from pathlib import Path
+
+import numpy as np
+
+from audiomm.backends.base import RATE, BackendError, Request, Response
+
+QUANTIZE = ("4bit", "8bit")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+def _import():
+    try:
+        import torch
+        import transformers
+    except ImportError:
+        raise BackendError(
+            "the transformers backend needs the [local] extra: pip install torch && pip install 'audiomm[local]'"
+        ) from None
+    return torch, transformers
+
+
+def pick_device(torch, device: str | None) -> str:
+    if device in (None, "", "auto"):
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return "mps"
+        return "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise BackendError(
+            f"--device {device}: this machine has no CUDA GPU visible to torch; use --device cpu"
+        )
+    return device
+
+
+def pick_dtype(torch, device: str, dtype: str | None):
+    if dtype not in (None, "", "auto"):
+        if dtype not in DTYPES:
+            raise BackendError(f"unknown --dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
+        return getattr(torch, dtype)
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device == "mps":
+        return torch.float16
+    return torch.float32
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+def _model_class(transformers, config):
+    """The generation class for this config: multimodal LM first, then seq2seq, then causal LM."""
+    from transformers.models.auto import modeling_auto as ma
+
+    mappings = (
+        ma.MODEL_FOR_MULTIMODAL_LM_MAPPING_NAMES,
+        ma.MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES,
+        ma.MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES,
+        ma.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+    )
+    for mapping in mappings:
+        name = mapping.get(config.model_type)
+        if name and hasattr(transformers, name):
+            return getattr(transformers, name)
+    return None
+
+
+class TransformersBackend:
+    name = "transformers"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        trust_remote_code: bool = False,
+        quantize: str | None = None,
+        batch_size: int = 8,
+    ):
+        torch, transformers = _import()
+        self._torch = torch
+        self.model = model
+        self.batch_size = max(1, batch_size)
+        self.device = pick_device(torch, device)
+        self.dtype = pick_dtype(torch, self.device, dtype)
+        local = Path(model).expanduser()
+        looks_like_path = model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model
+        if looks_like_path and not local.exists():
+            raise BackendError(f"model {model}: no such directory; give a local model directory or a Hub id")
+        src = str(local) if local.exists() else model
+        if local.exists() and not (local / "config.json").exists():
+            raise BackendError(
+                f"model {model}: {local} has no config.json; is it a transformers model directory?"
+            )
+        kw = {"trust_remote_code": trust_remote_code}
+        try:
+            config = transformers.AutoConfig.from_pretrained(src, **kw)
+        except ValueError as exc:
+            if "trust_remote_code" in str(exc):
+                raise BackendError(
+                    f"model {model} needs its own code from the Hub; rerun with --trust-remote-code if you trust it"
+                ) from None
+            raise BackendError(f"cannot read the config of {model}: {_first_line(exc)}") from None
+        except OSError as exc:
+            raise BackendError(
+                f"cannot load {model}: {_first_line(exc)} (offline? set HF_TOKEN for gated models, or give a local path)"
+            ) from None
+        self.model_type = config.model_type
+        cls = _model_class(transformers, config)
+        if cls is None and trust_remote_code and getattr(config, "auto_map", None):
+            auto = config.auto_map
+            key = next((k for k in ("AutoModelForCausalLM", "AutoModel") if k in auto), None)
+            cls = getattr(transformers, key) if key else None
+        if cls is None:
+            raise BackendError(
+                f"model {model} (model_type {config.model_type!r}) is not a generative model transformers knows;"
+                " try --trust-remote-code, or serve it with vLLM and use --backend openai"
+            )
+        load_kw: dict = {"dtype": self.dtype, **kw}
+        if quantize:
+            load_kw["quantization_config"] = self._quant_config(transformers, quantize)
+            load_kw["device_map"] = {"": self.device}
+        try:
+            self.processor = transformers.AutoProcessor.from_pretrained(src, **kw)
+            self.net = cls.from_pretrained(src, **load_kw)
+        except (OSError, ValueError, ImportError) as exc:
+            raise BackendError(f"cannot load {model}: {_first_line(exc)}") from None
+        if not quantize:
+            self.net.to(self.device)
+        self.net.eval()
+        if hasattr(self.net, "disable_talker"):  # omni models: text out only, from the thinker
+            self.net.disable_talker()
+        self._gen = getattr(self.net, "thinker", self.net)
+        self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.audio = hasattr(self.processor, "feature_extractor")
+        self.max_audio_s = self._max_audio_s()
+        if (
+            getattr(self.processor, "chat_template", None) is None
+            and getattr(self.tokenizer, "chat_template", None) is None
+        ):
+            raise BackendError(f"model {model} has no chat template; audiomm needs one to build prompts")
+        eos = self._gen.generation_config.eos_token_id
+        self._eos = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        self._eos.add(self.tokenizer.eos_token_id)
+        self._eos.discard(None)
+
+    # ------------------------------------------------------------------ loading helpers
+
+    def _quant_config(self, transformers, quantize: str):
+        if quantize not in QUANTIZE:
+            raise BackendError(f"unknown --quantize {quantize!r}; choose one of {', '.join(QUANTIZE)}")
+        if not self.device.startswith("cuda"):
+            raise BackendError(
+                "4-bit/8-bit loading (bitsandbytes) needs a CUDA GPU; this run is on " + self.device
+            )
+        try:
+            import bitsandbytes  # noqa: F401
+        except ImportError:
+            raise BackendError("--quantize needs bitsandbytes: pip install bitsandbytes") from None
+        if quantize == "4bit":
+            return transformers.BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=self.dtype)
+        return transformers.BitsAndBytesConfig(load_in_8bit=True)
+
+    def _max_audio_s(self) -> float | None:
+        """The longest audio one request may carry before the processor cuts it (None: no audio)."""
+        if not self.audio:
+            return None
+        limit = getattr(self.processor, "max_audio_len", None)  # processors that window audio themselves
+        if limit:
+            return float(limit)
+        fe = self.processor.feature_extractor
+        n, rate = getattr(fe, "n_samples", None), getattr(fe, "sampling_rate", RATE)
+        return n / rate if n else None
+
+    # ------------------------------------------------------------------ generation
+
+    def _conversation(self, req: Request) -> list[dict]:
+        conv: list[dict] = []
+        if req.system:
+            conv.append({"role": "system", "content": [{"type": "text", "text": req.system}]})
+        content: list[dict] = []
+        if req.audio is not None:
+            content.append({"type": "audio", "audio": req.audio.astype(np.float32)})
+        content.append({"type": "text", "text": req.prompt})
+        conv.append({"role": "user", "content": content})
+        return conv
+
+    def _check(self, req: Request) -> None:
+        if req.audio is None:
+            return
+        if not self.audio:
+            raise BackendError(
+                f"model {self.model} takes no audio (a text model); use it only as --reduce-model"
+            )
+        secs = len(req.audio) / RATE
+        if self.max_audio_s is not None and secs > self.max_audio_s + 1e-6:
+            raise BackendError(
+                f"a {secs:.1f} s chunk is over the {self.max_audio_s:g} s the processor of {self.model} takes"
+                " (it would cut the rest silently); lower --max-chunk-seconds"
+            )
+
+    def _inputs(self, reqs: list[Request]):
+        convs = [self._conversation(r) for r in reqs]
+        common = {
+            "add_generation_prompt": True,
+            "tokenize": True,
+            "return_dict": True,
+            "return_tensors": "pt",
+        }
+        if self.audio:
+            # padding only for the text: audio features keep the processor's own padding (the encoder's length)
+            pk: dict = {"text_kwargs": {"padding": True, "padding_side": "left"}}
+            if any(r.audio is not None for r in reqs):
+                pk["audio_kwargs"] = {"sampling_rate": RATE}
+            return self.processor.apply_chat_template(convs, processor_kwargs=pk, **common)
+        return self.tokenizer.apply_chat_template(convs, padding=True, **common)
+
+    def _batch(self, reqs: list[Request]) -> list[Response]:
+        torch = self._torch
+        for r in reqs:
+            self._check(r)
+        t = time.perf_counter()
+        inputs = self._inputs(reqs)
+        inputs = {
+            k: (v.to(self.device, dtype=self.dtype) if v.is_floating_point() else v.to(self.device))
+            for k, v in inputs.items()
+            if hasattr(v, "to")
+        }
+        s = reqs[0].settings
+        gen = {"max_new_tokens": s.max_new_tokens, "pad_token_id": self.tokenizer.pad_token_id}
+        if s.temperature and s.temperature > 0:
+            gen.update(do_sample=True, temperature=s.temperature)
+            if s.seed is not None:
+                torch.manual_seed(s.seed)
+        else:
+            gen.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        with torch.inference_mode():
+            out = self._gen.generate(**inputs, **gen)
+        seqs = out.sequences if hasattr(out, "sequences") else out
+        n_in = inputs["input_ids"].shape[1]
+        prompt_tokens = (
+            inputs["attention_mask"].sum(-1).tolist() if "attention_mask" in inputs else [n_in] * len(reqs)
+        )
+        elapsed = time.perf_counter() - t
+        responses = []
+        for row, pt in zip(seqs[:, n_in:].tolist(), prompt_tokens, strict=True):
+            end = next((i for i, tok in enumerate(row) if tok in self._eos), None)
+            if end is None:
+                tokens, finish = row, ("length" if len(row) >= s.max_new_tokens else "stop")
+            else:
+                tokens, finish = row[:end], "stop"
+            text = self.tokenizer.decode(tokens, skip_special_tokens=True).strip()
+            responses.append(
+                Response(text, finish, int(pt), len(tokens) + (end is not None), seconds=elapsed / len(reqs))
+            )
+        return responses
+
+    def generate(self, requests: list[Request]) -> Iterator[tuple[int, Response]]:
+        """Batches of up to ``batch_size`` requests that share settings and kind (audio or text)."""
+        order = sorted(range(len(requests)), key=lambda i: self._group(requests[i]))
+        for _, grp in groupby(order, key=lambda i: self._group(requests[i])):
+            idx = list(grp)
+            for k in range(0, len(idx), self.batch_size):
+                part = idx[k : k + self.batch_size]
+                yield from zip(part, self._batch([requests[i] for i in part]), strict=True)
+
+    @staticmethod
+    def _group(r: Request) -> tuple:
+        return (r.audio is None, r.settings.key())
