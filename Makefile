@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 OUT ?= out/catalog
 
-.PHONY: run test lint venv clean bench
+.PHONY: run test lint venv clean bench bench-gpu
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -31,6 +31,8 @@ run: $(STAMP)
 	@echo
 	@echo "Run a real audio model on it (any OpenAI-compatible server, e.g. 'vllm serve Qwen/Qwen2-Audio-7B-Instruct'):"
 	@echo "  $(BIN)/audiomm run tests/data/multilingual.mp3 --preset clean --model Qwen/Qwen2-Audio-7B-Instruct --base-url http://localhost:8000/v1"
+	@echo "or locally with transformers (needs the [local] extra, make test installs it; downloads ~16 GB; a GPU is best):"
+	@echo "  $(BIN)/audiomm run tests/data/multilingual.mp3 --preset clean --backend transformers --model Qwen/Qwen2-Audio-7B-Instruct"
 
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check src tests bench
@@ -43,6 +45,11 @@ bench: $(DEVSTAMP)
 	$(BIN)/python -m pip install -q -e ".[bench]"
 	$(BIN)/python bench/catalog_crawl.py
 	$(BIN)/python bench/frontend.py
+	$(BIN)/python bench/batching.py --repeat 3
+
+# On a machine with a CUDA GPU (and a CUDA build of torch): 1 hour through a full-size Qwen2-Audio-7B architecture.
+bench-gpu: $(DEVSTAMP)
+	$(BIN)/python bench/gpu_longform.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

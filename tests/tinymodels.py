@@ -79,8 +79,12 @@ def _finish(model, processor, tokenizer, out: Path) -> Path:
     return out
 
 
-def build_qwen2_audio(out: str | Path, hidden: int = 64, layers: int = 2, seed: int = 0) -> Path:
-    """A Qwen2AudioForConditionalGeneration with random weights and the processor's own chat template."""
+def qwen2_audio(
+    hidden: int = 64, layers: int = 2, seed: int = 0, *, text: dict | None = None, audio: dict | None = None,
+    device=None, dtype=None,
+):  # fmt: skip
+    """(model, processor): a Qwen2AudioForConditionalGeneration with random weights and the processor's own
+    chat template. ``text``/``audio`` override config fields (the benchmarks use full-size shapes)."""
     import torch
     from transformers import (
         Qwen2AudioConfig,
@@ -89,18 +93,27 @@ def build_qwen2_audio(out: str | Path, hidden: int = 64, layers: int = 2, seed: 
         WhisperFeatureExtractor,
     )
 
-    out = Path(out)
     tokenizer = _tokenizer(QWEN_SPECIALS)
     fe = WhisperFeatureExtractor(feature_size=128)
     processor = Qwen2AudioProcessor(feature_extractor=fe, tokenizer=tokenizer)
     config = Qwen2AudioConfig(
-        audio_config=_encoder_config(hidden, layers),
-        text_config={"model_type": "qwen2", **_text_config(tokenizer, hidden, layers)},
+        audio_config={**_encoder_config(hidden, layers), **(audio or {})},
+        text_config={"model_type": "qwen2", **_text_config(tokenizer, hidden, layers), **(text or {})},
         audio_token_index=tokenizer.convert_tokens_to_ids("<|AUDIO|>"),
     )
     torch.manual_seed(seed)
-    model = Qwen2AudioForConditionalGeneration(config).eval()
-    return _finish(model, processor, tokenizer, out)
+    with torch.device(device or "cpu"):
+        model = Qwen2AudioForConditionalGeneration(config)
+    if dtype is not None:
+        model = model.to(dtype)
+    model.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model.eval(), processor
+
+
+def build_qwen2_audio(out: str | Path, hidden: int = 64, layers: int = 2, seed: int = 0) -> Path:
+    model, processor = qwen2_audio(hidden, layers, seed)
+    return _finish(model, processor, processor.tokenizer, Path(out))
 
 
 def build_audioflamingo3(out: str | Path, hidden: int = 64, layers: int = 2, seed: int = 0) -> Path:

@@ -148,6 +148,21 @@ class TransformersBackend:
             raise BackendError(f"cannot load {model}: {_first_line(exc)}") from None
         if not quantize:
             self.net.to(self.device)
+        self._setup(self.net, self.processor)
+
+    @classmethod
+    def from_loaded(cls, net, processor, name: str, batch_size: int = 8) -> TransformersBackend:
+        """A backend around a model already in memory (benchmarks build random full-size ones this way)."""
+        torch, _ = _import()
+        self = cls.__new__(cls)
+        self._torch, self.model, self.batch_size = torch, name, max(1, batch_size)
+        self.device, self.dtype, self.model_type = str(net.device), net.dtype, net.config.model_type
+        self._setup(net, processor)
+        return self
+
+    def _setup(self, net, processor) -> None:
+        self.net, self.processor = net, processor
+        model = self.model
         self.net.eval()
         if hasattr(self.net, "disable_talker"):  # omni models: text out only, from the thinker
             self.net.disable_talker()
