@@ -299,6 +299,124 @@ def catalog_snapshots(db: Path | None = DbOpt):
     out.print(t)
 
 
+def _find_family(cat, model: str):
+    f = cat.family(model)
+    if f is None:
+        m = cat.model(model)
+        if m is not None and m.family:
+            f = cat.family(m.family)
+    if f is None:
+        raise AudiommError(
+            f"{model!r} is not in the catalog; give a family name or repo id ('audiomm catalog show' lists them)"
+        )
+    return f
+
+
+@app.command("size")
+def size_cmd(
+    model: str = typer.Argument(..., help="A family name or repo id from the catalog."),
+    quant: str | None = typer.Option(
+        None, "--quant", help="bf16, fp8, int8, gptq-4bit, awq-4bit, nf4, Q8_0 ... Q2_K."
+    ),
+    window: float | None = typer.Option(
+        None, help="Seconds of audio per request (default: the model's window)."
+    ),
+    batch: int = typer.Option(1, help="Requests at once (KV cache grows with it)."),
+    as_json: bool = typer.Option(False, "--json"),
+    snapshot: str | None = SnapOpt,
+    db: Path | None = DbOpt,
+):
+    """Memory a model needs, term by term, at each quantization."""
+    from audiomm import sizing
+
+    if batch < 1 or (window is not None and window <= 0):
+        raise AudiommError("--batch and --window must be positive")
+    _, cat = _catalog(snapshot, db)
+    f = _find_family(cat, model)
+    q = sizing.quant(quant or "bf16")
+    e = sizing.estimate(f.canonical_id, f.family, f.params_total, q, window_s=window, batch=batch)
+    rows = [sizing.estimate(f.canonical_id, f.family, f.params_total, o, window_s=window, batch=batch)
+            for o in sizing.options(f)]  # fmt: skip
+    if as_json:
+        doc = {"estimate": e.to_dict(), "all": [{"quant": r.quant, "runtime": r.runtime, "total_gb": round(r.total_gb, 2),
+               "weights_gb": round(r.weights_gb, 2)} for r in rows]}  # fmt: skip
+        sys.stdout.write(json.dumps(doc, indent=1) + "\n")
+        return
+    t = Table(title=f"{f.family} ({f.canonical_id}), {q.name}, {e.window_s:g} s window, batch {batch}")
+    for c in ("term", "GB", "how", "source"):
+        t.add_column(c, justify="right" if c == "GB" else "left")
+    for term in e.terms:
+        t.add_row(term.name, f"{term.gb:.2f}", term.how, term.source)
+    t.add_row("total", f"{e.total_gb:.2f}", "", "")
+    out.print(t)
+    s = Table(title="at each quantization this family can run")
+    for c in ("quant", "runtime", "weights GB", "total GB"):
+        s.add_column(c, justify="right" if "GB" in c else "left")
+    for r in rows:
+        s.add_row(r.quant, r.runtime, f"{r.weights_gb:.2f}", f"{r.total_gb:.2f}")
+    out.print(s)
+    for n in e.notes:
+        err.print(f"note: {n}", markup=False, highlight=False)
+
+
+@catalog_app.command("fits")
+def catalog_fits(
+    vram: float | None = typer.Option(None, help="GPU memory in GB."),
+    ram: float | None = typer.Option(None, help="CPU memory in GB (llama.cpp GGUF or bf16 on CPU)."),
+    window: float | None = typer.Option(
+        None, help="Seconds of audio per request (default: each model's window)."
+    ),
+    limit: int = typer.Option(30, help="Rows to show (0: all)."),
+    as_json: bool = typer.Option(False, "--json"),
+    snapshot: str | None = SnapOpt,
+    db: Path | None = DbOpt,
+):
+    """Families that fit your hardware, best first, with the quantization that fits."""
+    from dataclasses import asdict
+
+    from audiomm import sizing
+
+    if vram is None and ram is None:
+        raise AudiommError("give --vram GB and/or --ram GB")
+    if (vram is not None and vram <= 0) or (ram is not None and ram <= 0):
+        raise AudiommError("--vram and --ram must be positive")
+    _, cat = _catalog(snapshot, db)
+    rows = sizing.fits(cat, vram, ram, window)
+    if as_json:
+        sys.stdout.write(json.dumps([asdict(r) for r in rows], indent=1) + "\n")
+        return
+    hw = " + ".join(x for x in (f"{vram:g} GB GPU" if vram else "", f"{ram:g} GB RAM" if ram else "") if x)
+    t = Table(title=f"{len(rows)} of {len(cat.families)} families fit {hw} (most downloaded first)")
+    for c in ("family", "params (B)", "quant", "on", "needs GB", "runtime", "downloads"):
+        t.add_column(c, justify="right" if c in ("params (B)", "needs GB", "downloads") else "left")
+    for r in rows[: limit or None]:
+        t.add_row(
+            r.family, f"{r.params_b:g}", r.quant, r.device, f"{r.total_gb:.1f}", r.runtime, f"{r.downloads:,}"
+        )
+    out.print(t)
+
+
+@catalog_app.command("fits-here")
+def catalog_fits_here(snapshot: str | None = SnapOpt, db: Path | None = DbOpt):
+    """One line: what fits the machine this runs on."""
+    from audiomm import sizing
+
+    vram, ram, what = sizing.this_machine()
+    _, cat = _catalog(snapshot, db)
+    rows = sizing.fits(cat, vram, ram)
+    if not rows:
+        out.print(f"fits this machine ({what}): no family", markup=False)
+        return
+    big = max(rows, key=lambda r: r.params_b or 0)
+    top = rows[0]
+    out.print(
+        f"fits this machine ({what}): {len(rows)} of {len(cat.families)} families; most downloaded: {top.family} at "
+        f"{top.quant} on {top.device} ({top.total_gb:.1f} GB); largest: {big.family} ({big.params_b:g} B) at {big.quant} "
+        f"on {big.device} ({big.total_gb:.1f} GB)",
+        markup=False, highlight=False, soft_wrap=True,
+    )  # fmt: skip
+
+
 @audio_app.command("inspect")
 def audio_inspect(
     file: Path = typer.Argument(
