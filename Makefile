@@ -16,7 +16,7 @@ $(BIN)/python:
 # requirement pulls the CUDA wheels (see README). The project itself never pins torch.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q "torch==2.13.0" || echo "note: torch==2.13.0 not installed (only needed by later extras)"
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q -e ".[pages]"
 	touch $@
 
 $(DEVSTAMP): $(STAMP)
@@ -27,6 +27,8 @@ venv: $(STAMP)
 
 run: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/audiomm catalog build --snapshot bundled --out $(OUT)
+	HF_HUB_OFFLINE=1 $(BIN)/audiomm catalog pages --snapshot bundled --out out/pages
+	HF_HUB_OFFLINE=1 $(BIN)/audiomm catalog fits-here
 	HF_HUB_OFFLINE=1 $(BIN)/audiomm audio inspect tests/data/multilingual.mp3 --max-chunk-seconds 20
 	@echo
 	@echo "Run a real audio model on it (any OpenAI-compatible server, e.g. 'vllm serve Qwen/Qwen2-Audio-7B-Instruct'):"

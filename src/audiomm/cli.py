@@ -359,6 +359,48 @@ def size_cmd(
         err.print(f"note: {n}", markup=False, highlight=False)
 
 
+@catalog_app.command("pages")
+def catalog_pages(
+    out_dir: Path = typer.Option(Path("out/pages"), "--out", help="Directory for the pages."),
+    snapshot: str | None = SnapOpt,
+    against: str | None = typer.Option(
+        None, help="Snapshot to compare with on changes.md (default: the one before --snapshot)."
+    ),
+    charts: bool = typer.Option(True, help="Draw the charts (needs matplotlib: the [pages] extra)."),
+    db: Path | None = DbOpt,
+):
+    """Model pages: one Markdown profile per family, an index by task with charts, and what changed."""
+    from audiomm.catalog.diff import diff
+    from audiomm.catalog.process import from_snapshot
+    from audiomm.catalog.render import render_pages
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise AudiommError(f"--out {out_dir} is a file; give a directory")
+    snap, cat = _catalog(snapshot, db)
+    d, note, old = None, None, None
+    if against == "bundled":
+        from audiomm.catalog.snapshots import bundled_snapshot
+
+        old = bundled_snapshot()
+    elif against is not None:
+        with _store(db) as store:
+            old = store.resolve(against)
+    elif isinstance(snap.id, int):  # a stored crawl: compare with the one before it
+        with _store(db) as store:
+            older = [r["id"] for r in store.list() if r["id"] < snap.id]
+            old = store.load(max(older)) if older else None
+    if old is not None:
+        d = diff(from_snapshot(old), cat, old.label, snap.label)
+    else:
+        note = f"No earlier snapshot than {snap.label} to compare with (run 'audiomm catalog refresh' again later)."
+    written = render_pages(cat, snap, out_dir, diff=d, diff_note=note, with_charts=charts)
+    pages = sum(1 for p in written if p.parent.name == "families")
+    imgs = sum(1 for p in written if p.parent.name == "charts")
+    out.print(
+        f"wrote {pages} family pages, {imgs} chart files, index.md and changes.md to {out_dir}", markup=False
+    )
+
+
 @catalog_app.command("fits")
 def catalog_fits(
     vram: float | None = typer.Option(None, help="GPU memory in GB."),

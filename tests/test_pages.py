@@ -1,0 +1,116 @@
+"""Model pages: generated from data, readable with missing facts, valid links, real charts, changes."""
+
+import copy
+import re
+from pathlib import Path
+
+import pytest
+
+from audiomm.catalog.facts import Facts
+from audiomm.catalog.snapshots import Store, bundled_snapshot
+from conftest import run_cli
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pages")
+    r = run_cli("catalog", "pages", "--snapshot", "bundled", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "wrote 77 family pages, 4 chart files" in r.stdout
+    return out
+
+
+def md_files(root: Path) -> list[Path]:
+    return sorted(root.rglob("*.md"))
+
+
+def test_one_page_per_family_and_index(pages):
+    fams = list((pages / "families").glob("*.md"))
+    assert len(fams) == 77
+    index = (pages / "index.md").read_text()
+    assert index.count("](families/") == 77
+    assert (
+        "## Audio-text-to-text" in index
+        and "![Parameters vs downloads by family](charts/params_vs_downloads.png)" in index
+    )
+
+
+def test_no_none_no_empty_rows_no_empty_tables(pages):
+    for p in md_files(pages):
+        text = p.read_text()
+        assert "None" not in text and "nan" not in text.split(), p
+        lines = text.splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith("|"):
+                cells = [c.strip() for c in line.strip().strip("|").split("|")]
+                assert all(cells), f"{p.name}: empty cell in {line!r}"
+                if set(line) <= set("|-: "):  # a table's separator row must be followed by a row
+                    assert i + 1 < len(lines) and lines[i + 1].startswith("|"), (
+                        f"{p.name}: table without rows"
+                    )
+
+
+def test_page_with_missing_facts_reads_correctly(pages):
+    text = (pages / "families" / "tinyoctopus.md").read_text()
+    assert "parameter count unknown" in text and "no memory estimate" in text
+    assert "| Parameters |" not in text and "| Licence |" not in text  # unknown facts are left out
+    assert "| precision |" not in text
+
+
+def test_rich_page_has_the_profile(pages):
+    text = (pages / "families" / "qwen2-audio-7b-instruct.md").read_text()
+    for expected in ("[Paper](https://arxiv.org/abs/2407.10759)", "| Developer | Qwen team, Alibaba Cloud |",
+                     "| Max audio per call | 30 s", "| bf16 |", "| Q4_K_M |", "**vLLM**", "**llama.cpp**: GGUF in 4",
+                     "## Known limits", "curated profile:", "fine-tuned as [stresslm](stresslm.md)"):  # fmt: skip
+        assert expected in text, expected
+
+
+def test_links_resolve(pages):
+    for p in md_files(pages):
+        for target in LINK.findall(p.read_text()):
+            if target.startswith("https://"):
+                assert re.fullmatch(r"https://(huggingface\.co/[\w.-]+/[\w.-]+|arxiv\.org/abs/[\d.]+|github\.com/[\w./-]+)",
+                                    target), target  # fmt: skip
+            else:
+                assert (p.parent / target).resolve().exists(), f"{p.name}: broken link {target}"
+
+
+def test_charts_are_real_images(pages):
+    for name in ("params_vs_downloads", "families_by_size"):
+        png = (pages / "charts" / f"{name}.png").read_bytes()
+        svg = (pages / "charts" / f"{name}.svg").read_text()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+        assert "<svg" in svg and len(svg) > 20_000
+    svg = (pages / "charts" / "params_vs_downloads.svg").read_text()
+    assert "qwen2-audio-7b-instruct" in svg and "apache-2.0" in svg  # labels and legend drawn
+
+
+def test_changes_page_from_two_snapshots(tmp_path):
+    snap = bundled_snapshot()
+    records = copy.deepcopy(snap.records)
+    gone = next(r for r in records if r["id"] == "nvidia/music-flamingo-hf")
+    newer = copy.deepcopy([r for r in records if r is not gone])
+    for r in newer:
+        if r["id"] == "Qwen/Qwen2-Audio-7B-Instruct":
+            r["downloads"] = r["downloads"] + 5000
+    db = tmp_path / "db.sqlite"
+    with Store(db) as store:
+        for recs, day in ((records, "2026-01-01"), (newer, "2026-02-01")):
+            store.save(source="test", shape=snap.shape, records=recs, facts=Facts(), complete=True, missing=[],
+                       skipped=[], taken_at=f"{day}T00:00:00+00:00")  # fmt: skip
+    out = tmp_path / "pages"
+    r = run_cli("catalog", "pages", "--db", str(db), "--out", str(out), "--no-charts")
+    assert r.returncode == 0, r.stderr
+    text = (out / "changes.md").read_text()
+    assert "## Families gone" in text and "music-flamingo" in text
+    assert "qwen2-audio-7b-instruct: 204,740 -> 209,740 (+5,000)" in text
+    assert not (out / "charts").exists()
+
+
+def test_pages_bad_out(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    r = run_cli("catalog", "pages", "--snapshot", "bundled", "--out", str(f))
+    assert r.returncode != 0 and r.stderr.startswith("error:") and len(r.stderr.strip().splitlines()) == 1
