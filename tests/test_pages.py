@@ -18,7 +18,7 @@ def pages(tmp_path_factory):
     out = tmp_path_factory.mktemp("pages")
     r = run_cli("catalog", "pages", "--snapshot", "bundled", "--out", str(out))
     assert r.returncode == 0, r.stderr
-    assert "wrote 77 family pages, 4 chart files" in r.stdout
+    assert "wrote 77 family pages, 4 chart files, index.md, index.html" in r.stdout
     return out
 
 
@@ -114,3 +114,27 @@ def test_pages_bad_out(tmp_path):
     f.write_text("x")
     r = run_cli("catalog", "pages", "--snapshot", "bundled", "--out", str(f))
     assert r.returncode != 0 and r.stderr.startswith("error:") and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_html_index_sorts_and_filters(pages):
+    from html.parser import HTMLParser
+
+    class Rows(HTMLParser):
+        rows, links, script = 0, [], False
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr":
+                Rows.rows += 1
+            if tag == "a":
+                Rows.links.append(dict(attrs)["href"])
+            if tag == "script":
+                Rows.script = True
+
+    html = (pages / "index.html").read_text()
+    Rows().feed(html)
+    assert Rows.rows == 78 and Rows.script  # header + 77 families
+    assert (
+        "function sortBy" in html and "function filter" in html and "<script src" not in html
+    )  # self-contained
+    for href in Rows.links:
+        assert href.startswith("https://huggingface.co/") or (pages / href).exists(), href

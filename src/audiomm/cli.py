@@ -397,7 +397,8 @@ def catalog_pages(
     pages = sum(1 for p in written if p.parent.name == "families")
     imgs = sum(1 for p in written if p.parent.name == "charts")
     out.print(
-        f"wrote {pages} family pages, {imgs} chart files, index.md and changes.md to {out_dir}", markup=False
+        f"wrote {pages} family pages, {imgs} chart files, index.md, index.html and changes.md to {out_dir}",
+        markup=False,
     )
 
 

@@ -367,6 +367,8 @@ def render_pages(
     index = env.get_template("index.md.j2").render(s={"intro": intro, "charts": made, "groups": groups})
     atomic_write_text(out / "index.md", _tidy(index))
     written.append(out / "index.md")
+    atomic_write_text(out / "index.html", _html_index(cat, snap, by_name, intro))
+    written.append(out / "index.html")
     changes = env.get_template("changes.md.j2").render(c=changes_context(diff, diff_note))
     atomic_write_text(out / "changes.md", _tidy(changes))
     written.append(out / "changes.md")
@@ -377,3 +379,31 @@ def _tidy(text: str) -> str:
     """A blank line before each heading, at most one blank line in a row, one newline at the end."""
     text = re.sub(r"\n(#{1,6} )", r"\n\n\1", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def _html_index(cat: Catalog, snap: Snapshot, by_name: dict[str, FamilyPage], intro: str) -> str:
+    """One self-contained HTML page: every family in a table that sorts by any column and filters as you type."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("audiomm.catalog", "templates"), autoescape=True)
+    columns = [{"name": n, "num": num} for n, num in (("family", False), ("canonical repo", False), ("task", False),
+               ("params (B)", True), ("bf16 GB", True), ("downloads", True), ("repos", True), ("formats", False),
+               ("licence", False))]  # fmt: skip
+    rows = []
+    for f in cat.families:
+        mem = by_name[f.family].bf16_total_gb
+        pb = f.params_total / 1e9 if f.params_total else None
+        rows.append([
+            {"text": f.family, "href": f"families/{slug(f.family)}.md"},
+            {"text": f.canonical_id, "href": f"{HUB}/{f.canonical_id}"},
+            {"text": ", ".join(f.pipeline_tags)},
+            {"text": fmt_params(pb) if pb else "?", "sort": pb if pb else ""},
+            {"text": f"{mem:.1f}" if mem else "?", "sort": round(mem, 2) if mem else ""},
+            {"text": f"{f.downloads_total:,}", "sort": f.downloads_total},
+            {"text": str(len(f.members)), "sort": len(f.members)},
+            {"text": ", ".join(f.formats)},
+            {"text": f.licence or "?"},
+        ])  # fmt: skip
+    return env.get_template("index.html.j2").render(
+        date=snap.taken_at[:10], intro=intro.replace("`", ""), columns=columns, rows=rows
+    )
