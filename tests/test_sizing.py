@@ -132,3 +132,21 @@ def test_cli_bad_input(args, message):
     assert r.returncode != 0
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
+
+
+def test_live_crawl_gguf_file_sizes_are_used(hub):
+    """A crawl (local Hub API server) knows each GGUF file's size: the estimate uses it, not bits x params."""
+    from audiomm.catalog.hub import HubCrawler
+    from audiomm.catalog.process import build, parse_records
+
+    res = HubCrawler(None, endpoint=hub.url, base_wait=0.01, max_wait=0.05, timeout=5).crawl()
+    raw, skipped = parse_records("hub-api", res.records)
+    live = build(raw, res.facts, skipped)
+    f = live.family("qwen2-audio-7b-instruct")
+    files = [q for i in f.members for q in live.model(i).quant_files if q.quant == "Q4_K_M" and q.size_bytes]
+    assert files
+    e = sizing.estimate_family(live, f, sizing.quant("Q4_K_M"))
+    t = terms(e)
+    assert t["decoder weights"] in {float(q.size_bytes) for q in files}
+    assert t["audio encoder"] == 1_280_000_000  # the mmproj file
+    assert "file size" in e.terms[0].how

@@ -334,9 +334,8 @@ def size_cmd(
     _, cat = _catalog(snapshot, db)
     f = _find_family(cat, model)
     q = sizing.quant(quant or "bf16")
-    e = sizing.estimate(f.canonical_id, f.family, f.params_total, q, window_s=window, batch=batch)
-    rows = [sizing.estimate(f.canonical_id, f.family, f.params_total, o, window_s=window, batch=batch)
-            for o in sizing.options(f)]  # fmt: skip
+    e = sizing.estimate_family(cat, f, q, window_s=window, batch=batch)
+    rows = [sizing.estimate_family(cat, f, o, window_s=window, batch=batch) for o in sizing.options(f)]
     if as_json:
         doc = {"estimate": e.to_dict(), "all": [{"quant": r.quant, "runtime": r.runtime, "total_gb": round(r.total_gb, 2),
                "weights_gb": round(r.weights_gb, 2)} for r in rows]}  # fmt: skip

@@ -268,6 +268,29 @@ def estimate(
     return Estimate(model, family, params_total, q.name, q.runtime, dev, window, batch, tokens, terms, notes)
 
 
+def gguf_sizes(cat, f, q: Quant) -> dict[str, float]:
+    """Real file sizes for a GGUF quant from the family's repos (a live crawl's file trees), if known:
+    ``{"gguf_file_bytes": ..., "mmproj_bytes": ...}`` (the largest repo's files; empty when unknown)."""
+    if not q.name.startswith("Q"):
+        return {}
+    for m in sorted((cat.model(i) for i in f.members), key=lambda m: -(m.downloads if m else 0)):
+        if m is None:
+            continue
+        main = [x.size_bytes for x in m.quant_files if x.quant == q.name.upper() and x.size_bytes]
+        if main:
+            out = {"gguf_file_bytes": float(main[0])}
+            proj = [x.size_bytes for x in m.quant_files if x.quant.startswith("mmproj") and x.size_bytes]
+            if proj:
+                out["mmproj_bytes"] = float(min(proj))
+            return out
+    return {}
+
+
+def estimate_family(cat, f, q: Quant, **kw) -> Estimate:
+    """``estimate`` for a catalog family, with real GGUF file sizes where the catalog has them."""
+    return estimate(f.canonical_id, f.family, f.params_total, q, **kw, **gguf_sizes(cat, f, q))
+
+
 # --------------------------------------------------------------------------- hardware fit
 
 
@@ -315,7 +338,7 @@ def fits(cat, vram_gb: float | None, ram_gb: float | None, window_s: float | Non
             for q in options(f):
                 if cap is None or (dev == "cpu" and q.gpu_only):
                     continue
-                e = estimate(f.canonical_id, f.family, f.params_total, q, window_s=window_s, device=dev)
+                e = estimate_family(cat, f, q, window_s=window_s, device=dev)
                 if e.total_gb <= cap:
                     best = Fit(f.family, f.canonical_id, f.downloads_total, round(f.params_total / 1e9, 2), q.name,
                                dev, round(e.total_gb, 2), q.runtime)  # fmt: skip

@@ -86,7 +86,7 @@ def _env():
     )
 
 
-def _memory(f) -> tuple[list[dict[str, str]], list[str], float | None]:
+def _memory(cat: Catalog, f) -> tuple[list[dict[str, str]], list[str], float | None]:
     if not f.params_total:
         return [], ["No parameter count is known for this family, so there is no memory estimate."], None
     rows, notes, bf16 = [], [], None
@@ -95,7 +95,7 @@ def _memory(f) -> tuple[list[dict[str, str]], list[str], float | None]:
         q for q in ("bf16", "fp8", "int8", "gptq-4bit", "awq-4bit", "nf4", "Q8_0", "Q4_K_M") if q in opts
     ]
     for q in wanted:
-        e = sizing.estimate(f.canonical_id, f.family, f.params_total, opts[q])
+        e = sizing.estimate_family(cat, f, opts[q])
         rows.append(
             {"quant": q, "runtime": e.runtime, "weights": _gb(e.weights_gb), "total": _gb(e.total_gb)}
         )
@@ -152,7 +152,7 @@ def family_page(cat: Catalog, f, snap: Snapshot) -> FamilyPage:
     )
     add("Pipeline", ", ".join(f.pipeline_tags))
     add("Downloads (all repos, last 30 days)", f"{f.downloads_total:,}")
-    memory, mem_notes, bf16 = _memory(f)
+    memory, mem_notes, bf16 = _memory(cat, f)
     window = f"{spec.window_s:g} s"
     memory_intro = (
         f"Estimated by `audiomm size {f.family}`: weights + 16-bit audio encoder + KV cache for one {window} "
