@@ -20,7 +20,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from audiomm.backends.registry import lookup
+from audiomm.backends.registry import lookup_first
 from audiomm.errors import AudiommError
 
 GB = 1e9
@@ -185,9 +185,7 @@ def estimate(
     """The memory a model needs at quantization ``q`` for one ``window_s`` of audio per request."""
     notes: list[str] = []
     prof = profile_for(family) or {}
-    spec = lookup(model)
-    if not spec.known:
-        spec = lookup(family)
+    spec = lookup_first(model, family)
     window = window_s if window_s is not None else spec.window_s
     if params_total is None:
         text_name = prof.get("text")

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from audiomm.backends.base import BackendError, Request, Response, wav_bytes
+from audiomm.errors import first_line
 
 
 class OpenAIBackend:
@@ -106,4 +107,4 @@ def _msg(exc: Exception) -> str:
         err = body.get("error", body)
         if isinstance(err, dict):
             return str(err.get("message", err))[:200]
-    return str(exc).splitlines()[0][:200]
+    return first_line(exc, 200)

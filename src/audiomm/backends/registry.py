@@ -30,6 +30,15 @@ def _data() -> dict:
     )
 
 
+def lookup_first(*names: str) -> ModelSpec:
+    """The entry of the first name that the registry knows (e.g. a repo id, then its family name)."""
+    for name in names:
+        spec = lookup(name)
+        if spec.known:
+            return spec
+    return lookup(names[0])
+
+
 def lookup(model: str, model_type: str | None = None) -> ModelSpec:
     """The family entry for a model id (pattern), else for its config's ``model_type``, else the default."""
     low = model.lower()

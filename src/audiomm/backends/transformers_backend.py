@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from audiomm.backends.base import RATE, BackendError, Request, Response
+from audiomm.errors import first_line
 
 QUANTIZE = ("4bit", "8bit")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -61,11 +62,6 @@ def pick_dtype(torch, device: str, dtype: str | None):
     if device == "mps":
         return torch.float16
     return torch.float32
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]
 
 
 def _model_class(transformers, config):
@@ -121,10 +117,10 @@ class TransformersBackend:
                 raise BackendError(
                     f"model {model} needs its own code from the Hub; rerun with --trust-remote-code if you trust it"
                 ) from None
-            raise BackendError(f"cannot read the config of {model}: {_first_line(exc)}") from None
+            raise BackendError(f"cannot read the config of {model}: {first_line(exc)}") from None
         except OSError as exc:
             raise BackendError(
-                f"cannot load {model}: {_first_line(exc)} (offline? set HF_TOKEN for gated models, or give a local path)"
+                f"cannot load {model}: {first_line(exc)} (offline? set HF_TOKEN for gated models, or give a local path)"
             ) from None
         self.model_type = config.model_type
         cls = _model_class(transformers, config)
@@ -145,7 +141,7 @@ class TransformersBackend:
             self.processor = transformers.AutoProcessor.from_pretrained(src, **kw)
             self.net = cls.from_pretrained(src, **load_kw)
         except (OSError, ValueError, ImportError) as exc:
-            raise BackendError(f"cannot load {model}: {_first_line(exc)}") from None
+            raise BackendError(f"cannot load {model}: {first_line(exc)}") from None
         if not quantize:
             self.net.to(self.device)
         self._setup(self.net, self.processor)

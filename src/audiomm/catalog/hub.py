@@ -27,7 +27,7 @@ from audiomm.catalog.enrich import rules
 from audiomm.catalog.facts import Fact, Facts
 from audiomm.catalog.records import BadRecord, RawModel, parse_api_record, valid_repo_id
 from audiomm.catalog.snapshots import Store
-from audiomm.errors import AudiommError
+from audiomm.errors import AudiommError, first_line
 
 PIPELINE_TAGS = ("audio-text-to-text", "any-to-any")
 EXPAND = [
@@ -290,5 +290,4 @@ class _Job:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return f"{type(exc).__name__}: {text[:160]}"
+    return f"{type(exc).__name__}: {first_line(exc, 160)}"

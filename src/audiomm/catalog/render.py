@@ -9,12 +9,12 @@ known is left out (never "None", never an empty row).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from audiomm import sizing
-from audiomm.backends.registry import lookup
+from audiomm.backends.registry import lookup_first
 from audiomm.catalog.diff import CatalogDiff
 from audiomm.catalog.export import fmt_params, md_escape
 from audiomm.catalog.process import Catalog
@@ -66,7 +66,6 @@ class FamilyPage:
     sources: list[str]
     snapshot: str
     bf16_total_gb: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _env():
@@ -111,9 +110,7 @@ def family_page(cat: Catalog, f, snap: Snapshot) -> FamilyPage:
     prof = sizing.profile_for(f.family) or {}
     members = [m for m in (cat.model(i) for i in f.members) if m is not None]
     canon = cat.model(f.canonical_id)
-    spec = lookup(f.canonical_id)
-    if not spec.known:
-        spec = lookup(f.family)
+    spec = lookup_first(f.canonical_id, f.family)
     links = [f"[Hub]({HUB}/{f.canonical_id})"]
     if prof.get("paper"):
         links.append(f"[Paper]({prof['paper']})")
