@@ -171,3 +171,11 @@ def test_remote_code_needs_the_flag(tmp_path):
     )
     r = run_cli("run", "tests/data/jfk.flac", "--backend", "transformers", "--model", str(d))
     assert r.returncode != 0 and "--trust-remote-code" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bad_recording_is_reported_before_the_model_loads(tmp_path):
+    # the model id cannot be loaded offline: the error names the file, so no load was tried first
+    r = run_cli("run", str(tmp_path / "missing.wav"), "--backend", "transformers", "--model", "someorg/not-real",
+                env={"HF_HUB_OFFLINE": "1"})  # fmt: skip
+    assert r.returncode != 0
+    assert r.stderr.splitlines() == [f"error: {tmp_path / 'missing.wav'}: no such file"]

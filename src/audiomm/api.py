@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from audiomm.audio.decode import probe
 from audiomm.backends.base import Backend, GenerationSettings
 from audiomm.backends.registry import ModelSpec, lookup
 from audiomm.errors import AudiommError
@@ -95,7 +96,8 @@ def run(
                                    p.needs_template, p.source)  # fmt: skip
     if p.needs_template and template is None:
         raise AudiommError(f"preset {p.name!r} fills your template: pass --template FILE")
-    _check_window(max_chunk_seconds, lookup(model))  # before any model is loaded
+    _check_window(max_chunk_seconds, lookup(model))  # before any model is loaded (that can take minutes):
+    probe(file)  # a missing or unreadable recording is one line now, not after the load
     conn = {"base_url": base_url, "api_key": api_key, "timeout": timeout, "retries": retries, "device": device,
             "dtype": dtype, "trust_remote_code": trust_remote_code, "quantize": quantize, "batch_size": batch_size}  # fmt: skip
     b = make_backend(backend, model, concurrency=concurrency, **conn)

@@ -641,7 +641,8 @@ def run_cmd(
             cache=not no_cache, on_chunk=on_chunk, on_plan=on_plan, out=str(out_path) if out_path else None,
         )  # fmt: skip
     finally:
-        progress.stop()
+        if progress.live.is_started:  # stop() on a bar never started still prints a blank line
+            progress.stop()
     text = render(result, fmt)
     if out_path is not None:
         from audiomm.paths import atomic_write_text
