@@ -20,6 +20,10 @@ audio_app = typer.Typer(
     no_args_is_help=True, help="Look at a recording: format, speech, chunk plan, coverage."
 )
 app.add_typer(audio_app, name="audio")
+eval_app = typer.Typer(
+    no_args_is_help=True, help="Evaluate models and pipelines: prompt suite, WER, rubric judge, report."
+)
+app.add_typer(eval_app, name="eval")
 
 
 def _width() -> int | None:
@@ -543,8 +547,13 @@ def audio_inspect(
 def run_cmd(
     file: Path = typer.Argument(..., help="A recording of any length, any format FFmpeg reads."),
     preset: str = typer.Option("transcript", help="A preset name ('audiomm presets' lists them)."),
-    model: str = typer.Option(..., "--model", help="Model id (as the server names it) or local path."),
-    backend: str = typer.Option("openai", help="openai (any OpenAI-compatible server) or transformers."),
+    model: str = typer.Option(
+        ..., "--model", help="Model id (as the server names it) or local path; classic: a Whisper model."
+    ),
+    backend: str = typer.Option(
+        "openai",
+        help="openai (any OpenAI-compatible server), transformers, or classic (Whisper, then --llm).",
+    ),
     base_url: str | None = typer.Option(
         None, help="Server URL, e.g. http://localhost:8000/v1 (default OPENAI_BASE_URL)."
     ),
@@ -586,6 +595,13 @@ def run_cmd(
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Recompute chunks even if a previous run finished them."
     ),
+    llm: str | None = typer.Option(
+        None, help="classic: the text LLM after Whisper (model id, local dir, or a .gguf file)."
+    ),
+    llm_backend: str | None = typer.Option(
+        None, help="classic: transformers or openai for --llm (default: transformers for a local path)."
+    ),
+    language: str | None = typer.Option(None, help="classic: the language for Whisper (default: detected)."),
 ):
     """Turn a recording into the text you need, with an audio model, whatever its length."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -637,7 +653,7 @@ def run_cmd(
             presets_dir=presets_dir, reduce_model=reduce_model, no_vad=no_vad, channel=channel,
             batch_size=batch_size, concurrency=concurrency, timeout=timeout, retries=retries,
             device=device, dtype=dtype, trust_remote_code=trust_remote_code, quantize=quantize,
-            max_new_tokens=max_new_tokens,
+            max_new_tokens=max_new_tokens, llm=llm, llm_backend=llm_backend, asr_language=language,
             cache=not no_cache, on_chunk=on_chunk, on_plan=on_plan, out=str(out_path) if out_path else None,
         )  # fmt: skip
     finally:
@@ -697,6 +713,127 @@ def logs_cmd(
             str(r["cached"]), str(tim.get("total_s", "")), f"{cov.get('covered_ratio', 0):.0%}",
         )  # fmt: skip
     out.print(t)
+
+
+# --------------------------------------------------------------------------- eval
+
+
+def _bar(label: str):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    p = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
+                 transient=True)  # fmt: skip
+    return p, p.add_task(label, total=None)
+
+
+@eval_app.command("tasks")
+def eval_tasks(
+    suite_dir: Path | None = typer.Option(None, help="Also your own task files (*.toml) from here."),
+):
+    """The prompt suite: what each task tests, and how it is scored."""
+    from audiomm.evaluate.suite import load_suite
+
+    t = Table(title="evaluation tasks")
+    for c in ("name", "score", "what it tests", "from"):
+        t.add_column(c)
+    for task in load_suite(suite_dir).values():
+        t.add_row(task.name, task.score, task.tests, task.source)
+    out.print(t)
+
+
+@eval_app.command("run")
+def eval_run(
+    systems_file: Path = typer.Option(..., "--systems", help="TOML file of [[system]] tables (see README)."),
+    recordings: list[Path] = typer.Option(
+        ..., "--recordings", help="Audio files, directories (NAME.txt = reference), or a .toml manifest."
+    ),
+    out_dir: Path = typer.Option(..., "--out", help="The eval directory (created; a rerun resumes)."),
+    tasks: str = typer.Option("all", help="Comma-separated task names ('audiomm eval tasks'), or all."),
+    repeats: int = typer.Option(1, help="Runs per (system, recording, task); seed = repeat number."),
+    temperature: float = typer.Option(0.0, help="Sampling temperature (> 0 to measure consistency)."),
+    suite_dir: Path | None = typer.Option(None, help="Also your own task files (*.toml) from here."),
+):
+    """Run systems x recordings x tasks (x repeats) through audiomm; results.jsonl, resumable."""
+    from audiomm.evaluate.runner import load_recordings, load_systems, run_eval
+    from audiomm.evaluate.suite import load_suite, select
+
+    systems = load_systems(systems_file)
+    recs = load_recordings(recordings)
+    picked = select(load_suite(suite_dir), tasks)
+    progress, bar = _bar("results")
+    failed = []
+
+    def on_item(res, done: int, total: int) -> None:
+        if not progress.live.is_started:
+            progress.start()
+        progress.update(bar, completed=done, total=total, description=res.system)
+        if res.status != "ok":
+            failed.append(res)
+
+    try:
+        new = run_eval(
+            out_dir, systems, recs, picked, repeats=repeats, temperature=temperature, on_item=on_item
+        )
+    finally:
+        if progress.live.is_started:
+            progress.stop()
+    for r in failed:
+        err.print(f"warning: {r.key}: {r.error}", markup=False, highlight=False)
+    total = len(systems) * len(recs) * len(picked) * repeats
+    out.print(
+        f"{len(new) - len(failed)} new results, {len(failed)} failed, {total - len(new)} already done;"
+        f" {out_dir / 'results.jsonl'}", markup=False, highlight=False,
+    )  # fmt: skip
+    if failed:
+        raise typer.Exit(1)
+
+
+@eval_app.command("judge")
+def eval_judge(
+    out_dir: Path = typer.Argument(..., help="An eval directory ('audiomm eval run --out')."),
+    judge_model: str = typer.Option(..., help="The judge model, as the server names it."),
+    base_url: str | None = typer.Option(None, help="OpenAI-compatible server (default OPENAI_BASE_URL)."),
+    api_key: str | None = typer.Option(None, help="API key (default: AUDIOMM_API_KEY or OPENAI_API_KEY)."),
+    again: bool = typer.Option(False, "--again", help="Judge every result again, valid judgements too."),
+    timeout: float = typer.Option(120.0, help="Per-request timeout in seconds."),
+):
+    """Score every rubric task's output with a judge model (five dimensions, 1-5); resumable."""
+    from audiomm.backends.openai_backend import OpenAIBackend
+    from audiomm.evaluate.judge import judge_eval
+    from audiomm.evaluate.runner import read_manifest
+
+    read_manifest(out_dir)  # one clear line if this is not an eval directory
+    backend = OpenAIBackend(judge_model, base_url, api_key, concurrency=1, timeout=timeout)
+    progress, bar = _bar("judged")
+
+    def on_item(j, done: int, total: int) -> None:
+        if not progress.live.is_started:
+            progress.start()
+        progress.update(bar, completed=done, total=total)
+
+    try:
+        new = judge_eval(out_dir, backend, on_item=on_item, again=again)
+    finally:
+        if progress.live.is_started:
+            progress.stop()
+    bad = [j for j in new if not j.valid]
+    for j in bad:
+        err.print(f"warning: {j.key}: judge reply invalid twice ({j.error})", markup=False, highlight=False)
+    out.print(
+        f"{len(new) - len(bad)} judged, {len(bad)} invalid; {out_dir / 'judgements.jsonl'}", markup=False
+    )
+
+
+@eval_app.command("report")
+def eval_report(
+    out_dir: Path = typer.Argument(..., help="An eval directory ('audiomm eval run --out')."),
+    no_plots: bool = typer.Option(False, "--no-plots", help="Tables only."),
+):
+    """Write report.html (self-contained) and report.md, with plots, into the eval directory."""
+    from audiomm.evaluate.report import build
+
+    html, md = build(out_dir, with_plots=not no_plots)
+    out.print(f"wrote {html} and {md}", markup=False, highlight=False)
 
 
 def main() -> None:

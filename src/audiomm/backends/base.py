@@ -35,6 +35,7 @@ class Request:
     audio: np.ndarray | None = None  # float32 mono at 16 kHz; None for a text-only request
     system: str | None = None
     settings: GenerationSettings = field(default_factory=GenerationSettings)
+    verbatim: bool = False  # the answer is the words as spoken: a pipeline with its own ASR may return them
 
 
 @dataclass

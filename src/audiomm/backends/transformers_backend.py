@@ -12,8 +12,11 @@ A plain text model (no audio processor) works too, for the reduce step (``--redu
 
 from __future__ import annotations
 
+import functools
+import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import groupby
 from pathlib import Path
 
@@ -81,6 +84,22 @@ def _model_class(transformers, config):
     return None
 
 
+@contextmanager
+def _quiet_loading(transformers):
+    """No tqdm bars of transformers' own while loading: audiomm shows its progress bar after the load."""
+    transformers.utils.logging.disable_progress_bar()
+    mod = sys.modules.get("transformers.modeling_gguf_pytorch_utils")  # the GGUF de-quantizer's bar
+    bar = getattr(mod, "tqdm", None)
+    if bar is not None:
+        mod.tqdm = functools.partial(bar, disable=True)
+    try:
+        yield
+    finally:
+        if bar is not None:
+            mod.tqdm = bar
+        transformers.utils.logging.enable_progress_bar()
+
+
 class TransformersBackend:
     name = "transformers"
 
@@ -102,14 +121,19 @@ class TransformersBackend:
         self.dtype = pick_dtype(torch, self.device, dtype)
         local = Path(model).expanduser()
         looks_like_path = model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model
-        if looks_like_path and not local.exists():
-            raise BackendError(f"model {model}: no such directory; give a local model directory or a Hub id")
-        src = str(local) if local.exists() else model
-        if local.exists() and not (local / "config.json").exists():
+        gguf = local.suffix.lower() == ".gguf"
+        if (looks_like_path or gguf) and not local.exists():
+            what = "file" if gguf else "directory"
+            raise BackendError(f"model {model}: no such {what}; give a local model directory or a Hub id")
+        kw: dict = {"trust_remote_code": trust_remote_code}
+        if gguf:  # a GGUF file (text models): transformers de-quantizes it on load
+            src, kw["gguf_file"] = str(local.parent), local.name
+        elif local.exists() and not (local / "config.json").exists():
             raise BackendError(
                 f"model {model}: {local} has no config.json; is it a transformers model directory?"
             )
-        kw = {"trust_remote_code": trust_remote_code}
+        else:
+            src = str(local) if local.exists() else model
         try:
             config = transformers.AutoConfig.from_pretrained(src, **kw)
         except ValueError as exc:
@@ -138,8 +162,10 @@ class TransformersBackend:
             load_kw["quantization_config"] = self._quant_config(transformers, quantize)
             load_kw["device_map"] = {"": self.device}
         try:
-            self.processor = transformers.AutoProcessor.from_pretrained(src, **kw)
-            self.net = cls.from_pretrained(src, **load_kw)
+            auto = transformers.AutoTokenizer if gguf else transformers.AutoProcessor
+            self.processor = auto.from_pretrained(src, **kw)
+            with _quiet_loading(transformers):
+                self.net = cls.from_pretrained(src, **load_kw)
         except (OSError, ValueError, ImportError) as exc:
             raise BackendError(f"cannot load {model}: {first_line(exc)}") from None
         if not quantize:
@@ -210,6 +236,9 @@ class TransformersBackend:
     # ------------------------------------------------------------------ generation
 
     def _conversation(self, req: Request) -> list[dict]:
+        if not self.audio:  # a text model's chat template takes plain-string content
+            conv = [{"role": "system", "content": req.system}] if req.system else []
+            return [*conv, {"role": "user", "content": req.prompt}]
         conv: list[dict] = []
         if req.system:
             conv.append({"role": "system", "content": [{"type": "text", "text": req.system}]})

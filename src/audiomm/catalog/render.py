@@ -68,7 +68,7 @@ class FamilyPage:
     bf16_total_gb: float | None = None
 
 
-def _env():
+def jinja_env(package: str = "audiomm.catalog", autoescape: bool = False):
     try:
         import jinja2
     except ImportError:  # jinja2 is a core dependency; this only guards broken installs
@@ -76,8 +76,8 @@ def _env():
 
         raise AudiommError("catalog pages need jinja2: pip install jinja2") from None
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("audiomm.catalog", "templates"),
-        autoescape=False,
+        loader=jinja2.PackageLoader(package, "templates"),
+        autoescape=autoescape,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -294,11 +294,12 @@ def _top_licences(fams, n: int) -> list[tuple[str, int]]:
 
 
 def _save(fig, out: Path, name: str, alt: str, caption: str) -> dict[str, str]:
+    """Write ``fig`` as PNG and SVG (each atomically); the paths are relative to ``out``'s parent."""
     for ext in ("png", "svg"):
         tmp = out / f".{name}.{ext}.tmp"
         fig.savefig(tmp, format=ext)
         tmp.replace(out / f"{name}.{ext}")
-    return {"png": f"charts/{name}.png", "svg": f"charts/{name}.svg", "alt": alt, "caption": caption}
+    return {"png": f"{out.name}/{name}.png", "svg": f"{out.name}/{name}.svg", "alt": alt, "caption": caption}
 
 
 # --------------------------------------------------------------------------- pages
@@ -324,7 +325,7 @@ def render_pages(
     cat: Catalog, snap: Snapshot, out: Path, *, diff: CatalogDiff | None = None, diff_note: str | None = None,
     with_charts: bool = True,
 ) -> list[Path]:  # fmt: skip
-    env = _env()
+    env = jinja_env()
     out = Path(out)
     written: list[Path] = []
     pages = [family_page(cat, f, snap) for f in cat.families]

@@ -231,7 +231,15 @@ def run(
     cache = cache if cache is not None else (ChunkCache() if opts.cache else None)
     keys = [
         ChunkCache.key(
-            sha, c.start_s, c.end_s, opts.channel, backend.name, backend.model, system, prompt, settings.key()
+            sha,
+            c.start_s,
+            c.end_s,
+            opts.channel,
+            backend.name,
+            getattr(backend, "cache_id", backend.model),
+            system,
+            prompt,
+            settings.key(),
         )
         for c in chunks
     ]
@@ -256,7 +264,9 @@ def run(
         check_chunk(chunks[i], window)  # the hard invariant, right before the model sees it
         pending.append((i, samples))
         if len(pending) >= opts.batch_size or i == todo[-1]:
-            _map_batch(pending, chunks, keys, results, backend, system, prompt, settings, cache)
+            _map_batch(
+                pending, chunks, keys, results, backend, system, prompt, settings, cache, preset.verbatim
+            )
             for j, _ in pending:
                 done += 1
                 if on_chunk:
@@ -304,8 +314,10 @@ def _chunk_result(c: Chunk, r: Response, cached: bool) -> ChunkResult:
                        r.prompt_tokens, r.completion_tokens, flags)  # fmt: skip
 
 
-def _map_batch(pending, chunks, keys, results, backend, system, prompt, settings, cache) -> None:
-    reqs = [Request(prompt=prompt, audio=s, system=system, settings=settings) for _, s in pending]
+def _map_batch(
+    pending, chunks, keys, results, backend, system, prompt, settings, cache, verbatim=False
+) -> None:
+    reqs = [Request(prompt, s, system, settings, verbatim) for _, s in pending]
     retry: list[int] = []
     for n, resp in backend.generate(reqs):
         i = pending[n][0]
@@ -317,7 +329,7 @@ def _map_batch(pending, chunks, keys, results, backend, system, prompt, settings
         results[i] = _chunk_result(chunks[i], resp, cached=False)
     if retry:  # a length stop is never accepted silently: once more with twice the tokens, then flagged
         bigger = GenerationSettings(settings.max_new_tokens * 2, settings.temperature, settings.seed)
-        reqs2 = [Request(prompt=prompt, audio=pending[n][1], system=system, settings=bigger) for n in retry]
+        reqs2 = [Request(prompt, pending[n][1], system, bigger, verbatim) for n in retry]
         for m, resp in backend.generate(reqs2):
             i = pending[retry[m]][0]
             if cache:

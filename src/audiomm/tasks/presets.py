@@ -30,6 +30,7 @@ class Preset:
     reduce_prompt: str | None = None
     needs_template: bool = False
     source: str = "bundled"
+    verbatim: bool = False  # the answer is the words as spoken (the classic pipeline returns Whisper's text)
 
     def render(self, text: str, template: str | None) -> str:
         if "{template}" in text and template is None:
@@ -57,6 +58,7 @@ def _load(path: Path, source: str) -> Preset:
         reduce_prompt=d.get("reduce_prompt"),
         needs_template=bool(d.get("needs_template", False)),
         source=source,
+        verbatim=bool(d.get("verbatim", False)),
     )
 
 
