@@ -31,6 +31,7 @@ class OpenAIState:
     delay: float = 0.0
     audio: list[dict] = field(default_factory=list)  # one per audio request served
     text_requests: list[dict] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)  # scripted answers to text requests, in order
     errors: list[str] = field(default_factory=list)  # wire-format violations seen
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -129,10 +130,11 @@ class Handler(BaseHTTPRequestHandler):
                     st.length_for -= 1
                     finish = "length"
             else:
-                st.text_requests.append({"text": text})
+                system = next((m["content"] for m in body["messages"] if m["role"] == "system"), None)
+                st.text_requests.append({"text": text, "system": system})
                 n = len(st.text_requests)
                 parts = text.count("[0")
-                answer = f"summary of {parts} parts"
+                answer = st.replies.pop(0) if st.replies else f"summary of {parts} parts"
         self._send(200, {
             "id": f"chatcmpl-{n}", "object": "chat.completion", "created": int(time.time()), "model": st.model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": finish}],

@@ -52,7 +52,8 @@ def make_backend(
 
 def text_backend(llm: str, llm_backend: str | None) -> str:
     """The backend of the classic pipeline's text LLM: as given, else transformers for a local path."""
-    lb = llm_backend or ("transformers" if Path(llm).expanduser().exists() else "openai")
+    local = Path(llm).expanduser().exists() or llm.startswith((".", "/", "~")) or llm.endswith(".gguf")
+    lb = llm_backend or ("transformers" if local else "openai")
     if lb not in ("openai", "transformers"):
         raise AudiommError(f"unknown --llm-backend {lb!r}; choose openai or transformers")
     return lb

@@ -14,10 +14,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from audiomm.backends.base import Backend, BackendError, Request, Response
+from audiomm.backends.base import RATE, Backend, BackendError, Request, Response
 from audiomm.errors import first_line
 
 WINDOW_S = 30.0  # default chunk: one Whisper window per chunk, cut at a pause
+PIECE_S = 15.0  # the longest piece Whisper decodes at once (cut at pauses inside a chunk)
 MAX_WINDOW_S = 600.0  # faster-whisper windows longer audio itself, nothing is cut
 TRANSCRIPT_NOTE = (
     "You cannot hear the recording. Below is its automatic transcript (speech recognition, may contain"
@@ -29,6 +30,18 @@ def with_transcript(prompt: str, transcript: str) -> str:
     """The preset's prompt for a text LLM: the transcript stands in for the audio."""
     body = transcript.strip() or "(no speech detected)"
     return f"{prompt}\n\n{TRANSCRIPT_NOTE}\n<transcript>\n{body}\n</transcript>"
+
+
+def _group(regions: list[tuple[float, float]], longest: float) -> list[tuple[float, float]]:
+    """Consecutive speech regions joined into pieces of at most ``longest`` seconds (cut in the pauses);
+    a region longer than that is a piece of its own (faster-whisper windows it)."""
+    out: list[tuple[float, float]] = []
+    for a, b in regions:
+        if out and b - out[-1][0] <= longest:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
 
 
 def _short(model: str) -> str:
@@ -86,14 +99,45 @@ class ClassicBackend:
         self.model = f"{_short(asr_model)} + {_short(llm.model)}" if llm else _short(asr_model)
         self.cache_id = f"{asr_model} + {llm.model if llm else ''}"  # full paths: short names may collide
         self.max_audio_s = None  # any length: faster-whisper windows it itself
+        self.recovered = 0  # speech regions Whisper skipped and a second pass transcribed
 
     def transcribe(self, audio) -> tuple[str, float]:
-        """Whisper's text for ``audio`` (float32, 16 kHz) and the seconds of speech its VAD kept."""
-        segments, info = self.asr.transcribe(
-            audio, language=self.language, beam_size=self.beam_size, vad_filter=self.vad
+        """Whisper's text for ``audio`` (float32, 16 kHz) and the seconds of speech found in it.
+
+        The audio is cut at pauses (Silero VAD, 0.5 s) into pieces of at most ``PIECE_S`` seconds, and
+        each piece is decoded on its own: Whisper (tiny especially) gets words wrong when one window
+        holds several unrelated sentences. Whisper's sequential decoding can also jump over speech (a
+        segment ends on a lone timestamp and the decoder seeks to the end of its window); nothing is
+        dropped silently: a speech region that no segment covers by half is decoded again on its own
+        and put back in time order (``self.recovered`` counts them).
+        """
+        regions = self._regions(audio)
+        pieces = []
+        for a, b in _group(regions, PIECE_S):
+            pieces += self._decode(audio, a, b, vad=self.vad)
+        for a, b in regions:
+            covered = sum(max(0.0, min(b, e) - max(a, s)) for s, e, _ in pieces)
+            if b - a >= 1.0 and covered < 0.5 * (b - a):  # shorter: a breath or a click
+                again = self._decode(audio, a, b, vad=False)
+                pieces += again
+                self.recovered += bool(again)
+        pieces.sort(key=lambda p: p[0])
+        return " ".join(t for _, _, t in pieces), sum(b - a for a, b in regions)
+
+    def _regions(self, audio) -> list[tuple[float, float]]:
+        if not self.vad:
+            return [(0.0, len(audio) / RATE)] if len(audio) else []
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        found = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=500, speech_pad_ms=200))
+        return [(r["start"] / RATE, r["end"] / RATE) for r in found]
+
+    def _decode(self, audio, a: float, b: float, vad: bool) -> list[tuple[float, float, str]]:
+        part = audio[int(a * RATE) : int(b * RATE)]
+        segments, _ = self.asr.transcribe(
+            part, language=self.language, beam_size=self.beam_size, vad_filter=vad
         )
-        text = " ".join(s.text.strip() for s in segments if s.text.strip())
-        return text, float(info.duration_after_vad if self.vad else info.duration)
+        return [(a + s.start, a + s.end, s.text.strip()) for s in segments if s.text.strip()]
 
     def generate(self, requests: list[Request]) -> Iterator[tuple[int, Response]]:
         to_llm: list[tuple[int, Request, float]] = []
