@@ -96,7 +96,9 @@ def test_smollm2_gguf_through_transformers():
 
 def test_verbatim_preset_is_whispers_text(whisper):
     silence_then_jfk, _ = join([np.zeros(16000 * 3, np.float32), decode_all(DATA / "jfk.flac")[0]])
-    [(_, resp)] = list(whisper.generate([audiomm.backends.base.Request("ignored", silence_then_jfk, verbatim=True)]))
+    [(_, resp)] = list(
+        whisper.generate([audiomm.backends.base.Request("ignored", silence_then_jfk, verbatim=True)])
+    )
     assert error_rates(JFK, resp.text).wer < 0.10 and resp.finish_reason == "stop"
 
 

@@ -231,9 +231,15 @@ def read_results(out_dir: Path) -> dict[str, EvalResult]:
 
 
 def append_jsonl(path: Path, obj: dict) -> None:
+    """One JSON line, flushed to disk; after a crash mid-line the new line starts on a line of its own."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    torn = False
+    if path.exists() and path.stat().st_size:
+        with open(path, "rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            torn = fh.read(1) != b"\n"
     with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        fh.write(("\n" if torn else "") + json.dumps(obj, ensure_ascii=False) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
 
