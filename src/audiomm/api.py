@@ -78,15 +78,15 @@ def model_spec(model: str, b: Backend | None = None) -> ModelSpec:
 
 def classic_spec(b) -> ModelSpec:
     """Whisper + a text LLM: 30 s chunks by default (one Whisper window each), up to 600 s."""
-    from audiomm.backends.classic import MAX_WINDOW_S, WINDOW_S
+    from audiomm.backends.classic import MAX_WINDOW_S, PIECE_S, WINDOW_S
 
     llm = model_spec(b.llm.model, b.llm) if b.llm is not None else lookup("")
     return ModelSpec(
         family="classic", window_s=MAX_WINDOW_S, audio_tokens_per_s=0, system_prompt=llm.system_prompt,
         max_new_tokens=llm.max_new_tokens, context_tokens=llm.context_tokens, quirks="",
         source="faster-whisper windows long audio itself; the LLM sees the transcript",
-        note=f"classic pipeline: faster-whisper (its VAD skips non-speech) then {b.llm.model if b.llm else 'no LLM'};"
-        f" {WINDOW_S:g} s chunks unless --max-chunk-seconds",
+        note=f"classic pipeline: {b.model} ({'Whisper, then the LLM' if b.llm else 'Whisper only'}); {WINDOW_S:g} s"
+        f" chunks unless --max-chunk-seconds, each decoded in pieces of at most {PIECE_S:g} s cut at pauses",
     )  # fmt: skip
 
 

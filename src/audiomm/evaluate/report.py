@@ -181,11 +181,11 @@ def plots(rows: list[SystemRow], matrix: list[dict], out: Path) -> list[dict[str
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(max(7, 2.2 * len(timed) + 3), 3.8), dpi=110)
         a1.bar([r.name for r in timed], [r.latency_s for r in timed], color="#55a868")
         a1.set_ylabel("seconds per result (median)")
-        a1.set_title("Latency")
+        a1.set_title("Latency\n(median per result)", fontsize=10)
         a2.bar([r.name for r in timed], [r.rtf or 0 for r in timed], color="#c44e52")
         a2.axhline(1.0, color="grey", lw=0.8, ls="--")
         a2.set_ylabel("processing s / audio s (median)")
-        a2.set_title("Real-time factor (below 1: faster than real time)")
+        a2.set_title("Real-time factor\n(below the line: faster than real time)", fontsize=10)
         for a in (a1, a2):
             a.tick_params(axis="x", labelrotation=20)
         fig.tight_layout()
