@@ -111,6 +111,9 @@ class ClassicBackend:
         dropped silently: a speech region that no segment covers by half is decoded again on its own
         and put back in time order (``self.recovered`` counts them).
         """
+        import ctranslate2
+
+        ctranslate2.set_random_seed(0)  # Whisper's temperature fallback samples: same audio, same text
         regions = self._regions(audio)
         pieces = []
         for a, b in _group(regions, PIECE_S):
