@@ -683,11 +683,16 @@ def presets_cmd(presets_dir: Path | None = typer.Option(None, help="Also list pr
     """List presets (bundled and your own)."""
     from audiomm.tasks.presets import all_presets
 
-    t = Table(title="presets")
-    for c in ("name", "kind", "description", "from"):
+    rows = [(p.name, p.kind, p.description, p.source) for p in all_presets(presets_dir).values()]
+    _print_table("presets", ("name", "kind", "description", "from"), rows)
+
+
+def _print_table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    t = Table(title=title)
+    for c in columns:
         t.add_column(c)
-    for p in all_presets(presets_dir).values():
-        t.add_row(p.name, p.kind, p.description, p.source)
+    for r in rows:
+        t.add_row(*r)
     out.print(t)
 
 
@@ -733,12 +738,8 @@ def eval_tasks(
     """The prompt suite: what each task tests, and how it is scored."""
     from audiomm.evaluate.suite import load_suite
 
-    t = Table(title="evaluation tasks")
-    for c in ("name", "score", "what it tests", "from"):
-        t.add_column(c)
-    for task in load_suite(suite_dir).values():
-        t.add_row(task.name, task.score, task.tests, task.source)
-    out.print(t)
+    rows = [(t.name, t.score, t.tests, t.source) for t in load_suite(suite_dir).values()]
+    _print_table("evaluation tasks", ("name", "score", "what it tests", "from"), rows)
 
 
 @eval_app.command("run")
