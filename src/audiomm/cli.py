@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -604,8 +605,6 @@ def run_cmd(
     language: str | None = typer.Option(None, help="classic: the language for Whisper (default: detected)."),
 ):
     """Turn a recording into the text you need, with an audio model, whatever its length."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from audiomm.api import run as api_run
     from audiomm.tasks.outputs import FORMATS, render
 
@@ -625,28 +624,22 @@ def run_cmd(
     if out_path is not None and out_path.is_dir():
         raise AudiommError(f"--out {out_path} is a directory; give a file path")
     stream = out_path is None and fmt == "md"
-    progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
-        transient=True,
-    )  # fmt: skip
-    task = progress.add_task("chunks", total=None)
     printed: dict[int, str] = {}
     next_to_print = [0]
+    with _progress("chunks") as update:
 
-    def on_plan(a) -> None:
-        progress.start()  # only once the model is loaded and the plan is made: an early error stays one line
-        progress.update(task, total=len(a.plan.chunks), description=f"{len(a.plan.chunks)} chunks")
+        def on_plan(a) -> None:  # the bar starts once the model is loaded and the plan is made
+            update(0, len(a.plan.chunks), f"{len(a.plan.chunks)} chunks")
 
-    def on_chunk(r, done: int, total: int) -> None:
-        progress.update(task, completed=done, total=total)
-        if stream:  # print chunk texts in time order as they arrive
-            printed[r.index] = r.text
-            while next_to_print[0] in printed:
-                i = next_to_print[0]
-                out.print(printed.pop(i), markup=False, highlight=False, soft_wrap=True)
-                next_to_print[0] += 1
+        def on_chunk(r, done: int, total: int) -> None:
+            update(done, total, f"{total} chunks")
+            if stream:  # print chunk texts in time order as they arrive
+                printed[r.index] = r.text
+                while next_to_print[0] in printed:
+                    i = next_to_print[0]
+                    out.print(printed.pop(i), markup=False, highlight=False, soft_wrap=True)
+                    next_to_print[0] += 1
 
-    try:
         result = api_run(
             file, preset=preset, model=model, backend=backend, base_url=base_url, api_key=api_key,
             max_chunk_seconds=max_chunk_seconds, system=system, prompt=prompt, template=tmpl,
@@ -656,9 +649,6 @@ def run_cmd(
             max_new_tokens=max_new_tokens, llm=llm, llm_backend=llm_backend, asr_language=language,
             cache=not no_cache, on_chunk=on_chunk, on_plan=on_plan, out=str(out_path) if out_path else None,
         )  # fmt: skip
-    finally:
-        if progress.live.is_started:  # stop() on a bar never started still prints a blank line
-            progress.stop()
     text = render(result, fmt)
     if out_path is not None:
         from audiomm.paths import atomic_write_text
@@ -723,12 +713,25 @@ def logs_cmd(
 # --------------------------------------------------------------------------- eval
 
 
-def _bar(label: str):
+@contextmanager
+def _progress(label: str):
+    """A transient bar on stderr, shown from the first update on (an early error stays one line)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    p = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
-                 transient=True)  # fmt: skip
-    return p, p.add_task(label, total=None)
+    p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                 console=err, transient=True)  # fmt: skip
+    task = p.add_task(label, total=None)
+
+    def update(done: int, total: int, description: str | None = None) -> None:
+        if not p.live.is_started:
+            p.start()
+        p.update(task, completed=done, total=total, description=description or label)
+
+    try:
+        yield update
+    finally:
+        if p.live.is_started:  # stop() on a bar never started still prints a blank line
+            p.stop()
 
 
 @eval_app.command("tasks")
@@ -761,23 +764,17 @@ def eval_run(
     systems = load_systems(systems_file)
     recs = load_recordings(recordings)
     picked = select(load_suite(suite_dir), tasks)
-    progress, bar = _bar("results")
     failed = []
+    with _progress("results") as update:
 
-    def on_item(res, done: int, total: int) -> None:
-        if not progress.live.is_started:
-            progress.start()
-        progress.update(bar, completed=done, total=total, description=res.system)
-        if res.status != "ok":
-            failed.append(res)
+        def on_item(res, done: int, total: int) -> None:
+            update(done, total, res.system)
+            if res.status != "ok":
+                failed.append(res)
 
-    try:
         new = run_eval(
             out_dir, systems, recs, picked, repeats=repeats, temperature=temperature, on_item=on_item
         )
-    finally:
-        if progress.live.is_started:
-            progress.stop()
     for r in failed:
         err.print(f"warning: {r.key}: {r.error}", markup=False, highlight=False)
     total = len(systems) * len(recs) * len(picked) * repeats
@@ -805,18 +802,8 @@ def eval_judge(
 
     read_manifest(out_dir)  # one clear line if this is not an eval directory
     backend = OpenAIBackend(judge_model, base_url, api_key, concurrency=1, timeout=timeout)
-    progress, bar = _bar("judged")
-
-    def on_item(j, done: int, total: int) -> None:
-        if not progress.live.is_started:
-            progress.start()
-        progress.update(bar, completed=done, total=total)
-
-    try:
-        new = judge_eval(out_dir, backend, on_item=on_item, again=again)
-    finally:
-        if progress.live.is_started:
-            progress.stop()
+    with _progress("judged") as update:
+        new = judge_eval(out_dir, backend, on_item=lambda j, done, total: update(done, total), again=again)
     bad = [j for j in new if not j.valid]
     for j in bad:
         err.print(f"warning: {j.key}: judge reply invalid twice ({j.error})", markup=False, highlight=False)

@@ -56,6 +56,11 @@ class Backend(Protocol):
         ...
 
 
+def looks_like_path(model: str) -> bool:
+    """A model argument meant as a local path rather than a Hub id or a model name."""
+    return model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model
+
+
 def wav_bytes(audio: np.ndarray, rate: int = RATE) -> bytes:
     """16-bit PCM mono WAV of float32 samples (clipped to [-1, 1])."""
     pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from audiomm.backends.base import RATE, Backend, BackendError, Request, Response
+from audiomm.backends.base import RATE, Backend, BackendError, Request, Response, looks_like_path
 from audiomm.errors import first_line
 
 WINDOW_S = 30.0  # default chunk: one Whisper window per chunk, cut at a pause
@@ -75,8 +75,7 @@ class ClassicBackend:
                 "the classic backend needs the [classic] extra: pip install 'audiomm[classic]'"
             ) from None
         path = Path(asr_model).expanduser()
-        looks_like_path = asr_model.startswith((".", "/", "~")) or asr_model.count("/") > 1
-        if looks_like_path and not path.exists():
+        if looks_like_path(asr_model) and not path.exists():
             raise BackendError(
                 f"Whisper model {asr_model}: no such directory; give a CTranslate2 model dir or a name"
             )
@@ -101,8 +100,8 @@ class ClassicBackend:
         self.max_audio_s = None  # any length: faster-whisper windows it itself
         self.recovered = 0  # speech regions Whisper skipped and a second pass transcribed
 
-    def transcribe(self, audio) -> tuple[str, float]:
-        """Whisper's text for ``audio`` (float32, 16 kHz) and the seconds of speech found in it.
+    def transcribe(self, audio) -> str:
+        """Whisper's text for ``audio`` (float32, 16 kHz).
 
         The audio is cut at pauses (Silero VAD, 0.5 s) into pieces of at most ``PIECE_S`` seconds, and
         each piece is decoded on its own: Whisper (tiny especially) gets words wrong when one window
@@ -125,7 +124,7 @@ class ClassicBackend:
                 pieces += again
                 self.recovered += bool(again)
         pieces.sort(key=lambda p: p[0])
-        return " ".join(t for _, _, t in pieces), sum(b - a for a, b in regions)
+        return " ".join(t for _, _, t in pieces)
 
     def _regions(self, audio) -> list[tuple[float, float]]:
         if not self.vad:
@@ -149,7 +148,7 @@ class ClassicBackend:
                 to_llm.append((i, req, 0.0))
                 continue
             t = time.perf_counter()
-            text, _ = self.transcribe(req.audio)
+            text = self.transcribe(req.audio)
             asr_s = time.perf_counter() - t
             if req.verbatim:
                 yield i, Response(text, "stop", seconds=asr_s)

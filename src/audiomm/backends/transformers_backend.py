@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from audiomm.backends.base import RATE, BackendError, Request, Response
+from audiomm.backends.base import RATE, BackendError, Request, Response, looks_like_path
 from audiomm.errors import first_line
 
 QUANTIZE = ("4bit", "8bit")
@@ -120,9 +120,8 @@ class TransformersBackend:
         self.device = pick_device(torch, device)
         self.dtype = pick_dtype(torch, self.device, dtype)
         local = Path(model).expanduser()
-        looks_like_path = model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model
         gguf = local.suffix.lower() == ".gguf"
-        if (looks_like_path or gguf) and not local.exists():
+        if (looks_like_path(model) or gguf) and not local.exists():
             what = "file" if gguf else "directory"
             raise BackendError(f"model {model}: no such {what}; give a local model directory or a Hub id")
         kw: dict = {"trust_remote_code": trust_remote_code}

@@ -11,10 +11,12 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from audiomm.backends.base import Backend, GenerationSettings, Request
+from audiomm.evaluate.runner import append_jsonl, read_jsonl, read_manifest, read_results
 
 DIMENSIONS = ("accuracy", "depth", "grounding", "relevance", "insight")
 JUDGE_VERSION = "rubric-judge/1"
@@ -188,27 +190,12 @@ def context(recording: dict, audio_s: float | None) -> str:
     return "\n\n".join(x for x in lines if x)
 
 
-def read_judgements(out_dir) -> dict[str, dict]:
-    from pathlib import Path
-
-    f = Path(out_dir) / "judgements.jsonl"
-    out: dict[str, dict] = {}
-    if f.exists():
-        for line in f.read_text(encoding="utf-8").splitlines():
-            try:
-                d = json.loads(line)
-                out[d["key"]] = d
-            except (ValueError, KeyError, TypeError):
-                continue  # a half-written last line from a crash
-    return out
+def read_judgements(out_dir: Path) -> dict[str, dict]:
+    return read_jsonl(Path(out_dir) / "judgements.jsonl")
 
 
 def judge_eval(out_dir, backend: Backend, *, on_item=None, again: bool = False) -> list[Judgement]:
     """Judge every ok result of a rubric task that has no valid judgement yet (``again``: re-judge all)."""
-    from pathlib import Path
-
-    from audiomm.evaluate.runner import append_jsonl, read_manifest, read_results
-
     out_dir = Path(out_dir)
     m = read_manifest(out_dir)
     tasks = {t["name"]: t for t in m["tasks"]}

@@ -215,18 +215,27 @@ def _manifest(p: Path) -> list[Recording]:
 # --------------------------------------------------------------------------- results file
 
 
-def read_results(out_dir: Path) -> dict[str, EvalResult]:
-    """The last line for each key (a half-written last line, from a crash, is ignored)."""
-    f = out_dir / "results.jsonl"
-    done: dict[str, EvalResult] = {}
-    if f.exists():
-        fields = set(EvalResult.__dataclass_fields__)
-        for line in f.read_text(encoding="utf-8").splitlines():
+def read_jsonl(path: Path) -> dict[str, dict]:
+    """The last line for each ``key`` of a JSONL file (a half-written last line, from a crash, is ignored)."""
+    out: dict[str, dict] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 d = json.loads(line)
-                done[d["key"]] = EvalResult(**{k: v for k, v in d.items() if k in fields})
+                out[d["key"]] = d
             except (ValueError, KeyError, TypeError):
                 continue
+    return out
+
+
+def read_results(out_dir: Path) -> dict[str, EvalResult]:
+    fields = set(EvalResult.__dataclass_fields__)
+    done: dict[str, EvalResult] = {}
+    for key, d in read_jsonl(out_dir / "results.jsonl").items():
+        try:
+            done[key] = EvalResult(**{k: v for k, v in d.items() if k in fields})
+        except TypeError:  # a line missing a required field
+            continue
     return done
 
 
