@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import audiomm  # noqa: E402
 from audiofixtures import DATA, join, write  # noqa: E402
+from audiomm import BackendConfig, RunOptions  # noqa: E402
 from audiomm.audio.decode import decode_all  # noqa: E402
 from audiomm.backends.classic import ClassicBackend  # noqa: E402
 from audiomm.evaluate.wer import error_rates  # noqa: E402
@@ -61,11 +62,11 @@ def main() -> None:
             f"recording: {seconds / 60:.1f} min of real speech (joined clips), {len(reference.split())} words"
         )
         t = time.perf_counter()
-        backend = ClassicBackend(whisper_tiny_en())
+        backend = ClassicBackend(BackendConfig("classic", whisper_tiny_en()))
         print(f"load Whisper tiny.en: {time.perf_counter() - t:.2f} s (cpu threads: {os.cpu_count()})")
 
         t = time.perf_counter()
-        r = audiomm.run(path, backend=backend, cache=False, log=False)
+        r = audiomm.run(path, "transcript", backend, RunOptions(cache=False, log=False))
         ours = time.perf_counter() - t
         e1 = error_rates(reference, r.text)
         print(f"audiomm classic:         {ours:7.1f} s  RTF {ours / seconds:.3f}  WER {100 * e1.wer:.2f} %"

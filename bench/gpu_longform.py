@@ -32,18 +32,14 @@ TEXT_7B = {"hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers":
            "rms_norm_eps": 1e-5}  # fmt: skip
 
 
-def run_once(path: Path, backend, batch_size: int, spec, new_tokens: int):
-    from audiomm.backends.base import GenerationSettings
-    from audiomm.tasks.longform import RunOptions
-    from audiomm.tasks.longform import run as run_longform
+def run_once(path: Path, backend, batch_size: int, new_tokens: int):
+    from audiomm import RunOptions
+    from audiomm.longform import run
     from audiomm.tasks.presets import get
 
     backend.batch_size = batch_size
-    opts = RunOptions(
-        batch_size=batch_size, settings=GenerationSettings(max_new_tokens=new_tokens), cache=False
-    )
     t = time.perf_counter()
-    r = run_longform(path, get("transcript"), backend, spec, opts)
+    r = run(path, get("transcript"), backend, RunOptions(max_new_tokens=new_tokens, cache=False, log=False))
     return time.perf_counter() - t, r
 
 
@@ -62,7 +58,6 @@ def main() -> None:
 
     import torch
 
-    from audiomm.backends.registry import lookup
     from batching import fixed_length_backend
     from longaudio import write_long
     from tinymodels import qwen2_audio
@@ -80,13 +75,12 @@ def main() -> None:
     gpu = torch.cuda.get_device_name(0) if device == "cuda" else "CPU"
     print(f"model: Qwen2AudioForConditionalGeneration {params / 1e9:.2f}B parameters, random {dtype}, {gpu} "
           f"(built in {time.perf_counter() - t:.0f} s)")  # fmt: skip
-    spec = lookup("Qwen/Qwen2-Audio-7B-Instruct")
     with tempfile.TemporaryDirectory() as tmp:
         path = write_long(Path(tmp) / "hour.m4a", args.minutes * 60)
         seconds = args.minutes * 60
         short = write_long(Path(tmp) / "warm.m4a", 60)
-        run_once(short, backend, args.batch_size, spec, 4)  # warm-up (kernels, allocator)
-        tb, rb = run_once(path, backend, args.batch_size, spec, args.new_tokens)
+        run_once(short, backend, args.batch_size, 4)  # warm-up (kernels, allocator)
+        tb, rb = run_once(path, backend, args.batch_size, args.new_tokens)
         n = len(rb.chunks)
         toks = sum(c.completion_tokens or 0 for c in rb.chunks)
         print(f"audio: {args.minutes:g} min, {n} chunks (longest {rb.coverage.longest_chunk_s:.1f} s), "
@@ -97,7 +91,7 @@ def main() -> None:
             return
         smin = args.sequential_minutes or args.minutes
         spath = path if smin == args.minutes else write_long(Path(tmp) / "seq.m4a", smin * 60)
-        ts, rs = run_once(spath, backend, 1, spec, args.new_tokens)
+        ts, rs = run_once(spath, backend, 1, args.new_tokens)
         print(f"sequential ({smin:g} min, {len(rs.chunks)} chunks): {ts:.1f} s  real-time factor {ts / (smin * 60):.4f}; "
               f"map {rs.timings['map_s']:.1f} s")  # fmt: skip
         rate_b, rate_s = tb / seconds, ts / (smin * 60)

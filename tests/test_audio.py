@@ -118,7 +118,7 @@ def test_several_minutes_become_many_chunks(tmp_path):
 def test_containers(tmp_path, ext):
     audio, _ = join([0.5, clip(), 1.0])
     path = write(tmp_path / f"speech.{ext}", audio, video=ext in ("mp4", "mkv"))
-    a = analyze(path)
+    a = analyze(path, window_s=30)
     assert abs(a.duration_s - 12.5) < 0.15
     assert a.info.has_video == (ext in ("mp4", "mkv"))
     assert len(a.plan.chunks) == 1 and a.plan.coverage.covered_ratio == 1.0
@@ -127,10 +127,10 @@ def test_containers(tmp_path, ext):
 
 def test_eight_channels_and_192k(tmp_path):
     audio, _ = join([0.5, clip(), 1.0])
-    a = analyze(write(tmp_path / "eight.wav", audio, channels=8))
+    a = analyze(write(tmp_path / "eight.wav", audio, channels=8), window_s=30)
     assert a.info.channels == 8 and a.plan.chunks
     hi = np.repeat(audio, 12)
-    a = analyze(write(tmp_path / "hi.flac", hi, rate=192_000, out_rate=192_000))
+    a = analyze(write(tmp_path / "hi.flac", hi, rate=192_000, out_rate=192_000), window_s=30)
     assert a.info.sample_rate == 192_000 and abs(a.duration_s - 12.5) < 0.05 and a.plan.chunks
 
 
@@ -138,19 +138,19 @@ def test_nan_and_inf_samples_are_replaced_and_reported(tmp_path):
     audio, _ = join([0.5, clip(), 1.0])
     audio[::1000] = np.nan
     audio[5::2000] = np.inf
-    a = analyze(write_float_wav(tmp_path / "nan.wav", audio))
+    a = analyze(write_float_wav(tmp_path / "nan.wav", audio), window_s=30)
     assert any("non-finite" in w for w in a.plan.coverage.warnings)
     assert a.plan.chunks
 
 
 def test_silence_only_is_a_result_with_a_note(tmp_path):
-    a = analyze(write(tmp_path / "silence.flac", np.zeros(16000 * 5, np.float32)))
+    a = analyze(write(tmp_path / "silence.flac", np.zeros(16000 * 5, np.float32)), window_s=30)
     assert a.plan.chunks == [] and a.plan.coverage.notes
     assert a.plan.coverage.covered_ratio == 1.0
 
 
 def test_one_sample(tmp_path):
-    a = analyze(write_float_wav(tmp_path / "one.wav", np.array([0.3], np.float32)))
+    a = analyze(write_float_wav(tmp_path / "one.wav", np.array([0.3], np.float32)), window_s=30)
     assert a.duration_s == pytest.approx(1 / 16000) and a.plan.chunks == []
 
 
@@ -159,7 +159,7 @@ def test_truncated_mp3_is_decoded_as_far_as_possible_and_said(tmp_path):
     data = write(tmp_path / "full.mp3", audio).read_bytes()
     cut = tmp_path / "cut.mp3"
     cut.write_bytes(data[: len(data) // 2])
-    a = analyze(cut)
+    a = analyze(cut, window_s=30)
     assert 4 < a.duration_s < 8
     assert any("declares" in w or "stopped" in w for w in a.plan.coverage.warnings)
 

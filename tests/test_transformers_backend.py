@@ -8,9 +8,10 @@ import pytest
 pytest.importorskip("transformers", reason="the [local] extra is part of make test")
 
 from audiofixtures import clip, join, write  # noqa: E402
+from audiomm import BackendConfig  # noqa: E402
+from audiomm.backends import load  # noqa: E402
 from audiomm.backends.base import BackendError, GenerationSettings, Request  # noqa: E402
-from audiomm.backends.transformers_backend import TransformersBackend  # noqa: E402
-from audiomm.tasks.longform import read_log  # noqa: E402
+from audiomm.longform import runlog  # noqa: E402
 from conftest import run_cli  # noqa: E402
 from tinymodels import BUILDERS  # noqa: E402
 
@@ -44,7 +45,7 @@ def _requests(n_tokens: int = 10) -> list[Request]:
 
 @pytest.mark.parametrize("arch", list(BUILDERS))
 def test_batched_equals_sequential(models, arch):
-    b = TransformersBackend(str(models[arch]), batch_size=8)
+    b = load(BackendConfig("transformers", str(models[arch]), batch_size=8))
     assert b.device == "cpu" and str(b.dtype) == "torch.float32"
     reqs = _requests()
     batched = dict(b.generate(reqs))
@@ -62,7 +63,7 @@ def test_batched_equals_sequential(models, arch):
 
 def test_right_padding_would_change_outputs(models):
     """Why the backend pads on the left: the same batch padded on the right gives other greedy outputs."""
-    b = TransformersBackend(str(models["qwen2-audio"]), batch_size=8)
+    b = load(BackendConfig("transformers", str(models["qwen2-audio"]), batch_size=8))
     reqs = _requests()
     left = dict(b.generate(reqs))
     b.batch_size = 1
@@ -84,7 +85,7 @@ def _pad_right(b, reqs):
 
 
 def test_length_finish_and_token_counts(models):
-    b = TransformersBackend(str(models["qwen2-audio"]))
+    b = load(BackendConfig("transformers", str(models["qwen2-audio"])))
     (_, r), *_ = b.generate([Request("Transcribe.", clip()[: 2 * RATE], None, GenerationSettings(4))])
     assert (r.finish_reason, r.completion_tokens) == ("length", 4) or (
         r.finish_reason == "stop" and r.completion_tokens <= 4
@@ -92,8 +93,8 @@ def test_length_finish_and_token_counts(models):
 
 
 def test_never_cuts_audio_silently(models):
-    b = TransformersBackend(str(models["qwen2-audio"]))
-    assert b.max_audio_s == 30.0  # Qwen2AudioProcessor: Whisper features, 480000 samples
+    b = load(BackendConfig("transformers", str(models["qwen2-audio"])))
+    assert b.spec.window_s == 30.0  # Qwen2AudioProcessor: Whisper features, 480000 samples
     long = np.zeros(31 * RATE, np.float32)
     with pytest.raises(BackendError, match="over the 30 s"):
         list(b.generate([Request("Transcribe.", long)]))
@@ -117,7 +118,7 @@ def test_cli_long_recording(models, minutes, tmp_path, arch):
     truncated = [c for c in chunks if c["finish_reason"] == "length"]
     assert all("truncated" in c["flags"] for c in truncated)
     assert r.stderr.count("hit the token limit") == len(truncated)
-    assert read_log()[0]["backend"] == "transformers"
+    assert runlog.read()[0].backend == "transformers"
     # a second run recomputes nothing
     again = run_cli(
         "run", str(minutes), "--backend", "transformers", "--model", str(models[arch]), "--format", "json",
@@ -125,7 +126,7 @@ def test_cli_long_recording(models, minutes, tmp_path, arch):
     )  # fmt: skip
     assert again.returncode == 0
     assert [c["text"] for c in json.loads(again.stdout)["chunks"]] == [c["text"] for c in chunks]
-    assert read_log()[0]["cached"] == len(chunks)
+    assert runlog.read()[0].cached == len(chunks)
 
 
 def test_summary_preset_reduces_with_the_same_model(models, tmp_path):

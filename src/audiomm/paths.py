@@ -41,3 +41,11 @@ def atomic_write(path: Path, write: Callable[[IO[str]], None], newline: str | No
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda fh: fh.write(text))
+
+
+def expand(value: str, base: Path) -> str:
+    """A value from a file: ``${VARS}`` and ``~`` expanded; ``./`` and ``../`` paths made relative to ``base``."""
+    v = os.path.expanduser(os.path.expandvars(value))
+    if v.startswith(("./", "../")):
+        v = str((base / v).resolve())
+    return v

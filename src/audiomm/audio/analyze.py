@@ -92,7 +92,7 @@ def prefetch(items: Iterable, depth: int = 4) -> Iterator:
 def analyze(
     path: str | os.PathLike,
     *,
-    window_s: float = 30.0,
+    window_s: float,
     use_vad: bool = True,
     channel: str | int = "mix",
     overlap_s: float = 1.0,

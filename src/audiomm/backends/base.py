@@ -6,11 +6,14 @@ import io
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from audiomm.errors import AudiommError
+
+if TYPE_CHECKING:
+    from audiomm.knowledge import ModelSpec
 
 RATE = 16_000
 
@@ -48,12 +51,30 @@ class Response:
 
 
 class Backend(Protocol):
+    """What every backend declares, and the one call the runner makes.
+
+    ``name``: the backend kind (openai, transformers, classic). ``model``: the model as shown to people.
+    ``endpoint``: where it runs (a server URL without credentials, or ``local``). ``cache_id``: what
+    identifies its answers in the chunk cache (the model and where it runs). ``spec``: what the model
+    takes (window, audio tokens per second, context, system prompt, default output tokens).
+    ``batch_size``: how many requests the runner hands over at once.
+    """
+
     name: str
     model: str
+    endpoint: str
+    cache_id: str
+    spec: ModelSpec
+    batch_size: int
 
     def generate(self, requests: list[Request]) -> Iterator[tuple[int, Response]]:
         """Yield (index in ``requests``, response) as each one finishes."""
         ...
+
+
+def audio_seconds(request: Request) -> float:
+    """Seconds of audio a request carries (0 for text)."""
+    return 0.0 if request.audio is None else len(request.audio) / RATE
 
 
 def looks_like_path(model: str) -> bool:

@@ -14,8 +14,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from audiomm.backends.base import RATE, Backend, BackendError, Request, Response, looks_like_path
+from audiomm.backends import load
+from audiomm.backends.base import RATE, BackendError, Request, Response, looks_like_path
+from audiomm.config import BackendConfig
 from audiomm.errors import first_line
+from audiomm.knowledge import ModelSpec, spec_for
 
 WINDOW_S = 30.0  # default chunk: one Whisper window per chunk, cut at a pause
 PIECE_S = 15.0  # the longest piece Whisper decodes at once (cut at pauses inside a chunk)
@@ -53,52 +56,63 @@ def _short(model: str) -> str:
     return p.parent.name if p.name in ("model", "models") and p.parent.name else p.name
 
 
+def _load_whisper(asr_model: str):
+    """A CTranslate2 Whisper model by name (faster-whisper downloads it) or from a local directory."""
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError:
+        raise BackendError(
+            "the classic backend needs the [classic] extra: pip install 'audiomm[classic]'"
+        ) from None
+    path = Path(asr_model).expanduser()
+    if looks_like_path(asr_model) and not path.exists():
+        raise BackendError(
+            f"Whisper model {asr_model}: no such directory; give a CTranslate2 model dir or a name"
+        )
+    if path.exists() and not (path / "model.bin").exists():
+        raise BackendError(f"Whisper model {asr_model}: {path} has no model.bin; is it a CTranslate2 export?")
+    try:
+        return WhisperModel(str(path) if path.exists() else asr_model, device="auto", compute_type="auto")
+    except Exception as exc:  # noqa: BLE001 - CTranslate2/HF download errors have many types
+        raise BackendError(
+            f"cannot load Whisper model {asr_model}: {first_line(exc)} (offline? give a local CTranslate2 dir)"
+        ) from None
+
+
 class ClassicBackend:
     name = "classic"
+    endpoint = "local"
 
-    def __init__(
-        self,
-        asr_model: str,
-        llm: Backend | None = None,
-        *,
-        device: str = "auto",
-        compute_type: str = "auto",
-        language: str | None = None,
-        beam_size: int = 5,
-        vad: bool = True,
-        cpu_threads: int = 0,
-    ):
-        try:
-            from faster_whisper import WhisperModel
-        except ImportError:
-            raise BackendError(
-                "the classic backend needs the [classic] extra: pip install 'audiomm[classic]'"
-            ) from None
-        path = Path(asr_model).expanduser()
-        if looks_like_path(asr_model) and not path.exists():
-            raise BackendError(
-                f"Whisper model {asr_model}: no such directory; give a CTranslate2 model dir or a name"
-            )
-        if path.exists() and not (path / "model.bin").exists():
-            raise BackendError(
-                f"Whisper model {asr_model}: {path} has no model.bin; is it a CTranslate2 export?"
-            )
-        try:
-            self.asr = WhisperModel(
-                str(path) if path.exists() else asr_model, device=device, compute_type=compute_type,
-                cpu_threads=cpu_threads,
-            )  # fmt: skip
-        except Exception as exc:  # noqa: BLE001 - CTranslate2/HF download errors have many types
-            raise BackendError(
-                f"cannot load Whisper model {asr_model}: {first_line(exc)} (offline? give a local CTranslate2 dir)"
-            ) from None
-        self.asr_model = asr_model
-        self.llm = llm
-        self.language, self.beam_size, self.vad = language, beam_size, vad
-        self.model = f"{_short(asr_model)} + {_short(llm.model)}" if llm else _short(asr_model)
-        self.cache_id = f"{asr_model} + {llm.model if llm else ''}"  # full paths: short names may collide
-        self.max_audio_s = None  # any length: faster-whisper windows it itself
+    def __init__(self, config: BackendConfig, *, beam_size: int = 5, vad: bool = True):
+        self.asr = _load_whisper(config.model)
+        self.asr_model = config.model
+        self.llm = load(config.llm) if config.llm is not None else None
+        self.language, self.beam_size, self.vad = config.language, beam_size, vad
+        llm_model = self.llm.model if self.llm else ""
+        self.model = f"{_short(config.model)} + {_short(llm_model)}" if self.llm else _short(config.model)
+        self.cache_id = f"{config.model} + {llm_model}"  # full paths: short names may collide
+        self.batch_size = config.batch_size
+        self.spec = self._spec()
         self.recovered = 0  # speech regions Whisper skipped and a second pass transcribed
+
+    def _spec(self) -> ModelSpec:
+        """Whisper + a text LLM: 30 s chunks by default (one Whisper window each), up to 600 s; the
+        system prompt, output tokens and context are the LLM's."""
+        llm = self.llm.spec if self.llm is not None else spec_for("")
+        how = "Whisper, then the LLM" if self.llm else "Whisper only"
+        return ModelSpec(
+            family="classic",
+            window_s=MAX_WINDOW_S,
+            default_window_s=WINDOW_S,
+            audio_tokens_per_s=0,
+            system_prompt=llm.system_prompt,
+            max_new_tokens=llm.max_new_tokens,
+            context_tokens=llm.context_tokens,
+            quirks="",
+            source="faster-whisper windows long audio itself; the LLM sees the transcript",
+            note=f"classic pipeline: {self.model} ({how}); {WINDOW_S:g} s chunks unless --max-chunk-seconds,"
+            f" each decoded in pieces of at most {PIECE_S:g} s cut at pauses",
+        )
 
     def transcribe(self, audio) -> str:
         """Whisper's text for ``audio`` (float32, 16 kHz).

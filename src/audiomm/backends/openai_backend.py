@@ -1,4 +1,4 @@
-"""Any OpenAI-compatible server (vLLM, llama.cpp's llama-server, Ollama, hosted APIs), via the openai SDK.
+"""Any OpenAI-compatible server (vLLM, llama.cpp's llama-server, hosted APIs), via the openai SDK.
 
 Audio goes as an ``input_audio`` content part (base64 WAV). Requests run with bounded concurrency;
 the SDK retries 429/5xx/timeouts with backoff; each request has its own timeout.
@@ -13,32 +13,32 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from audiomm.backends.base import BackendError, Request, Response, wav_bytes
+from audiomm.config import BackendConfig, public_url, resolve_api_key
 from audiomm.errors import first_line
+from audiomm.knowledge import spec_for
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
 class OpenAIBackend:
     name = "openai"
 
-    def __init__(
-        self,
-        model: str,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        *,
-        concurrency: int = 4,
-        timeout: float = 300.0,
-        max_retries: int = 5,
-    ):
+    def __init__(self, config: BackendConfig):
         import openai
 
         self._openai = openai
-        self.model = model
-        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
-        key = api_key or os.environ.get("AUDIOMM_API_KEY") or os.environ.get("OPENAI_API_KEY") or "no-key"
+        self.model = config.model
+        self.base_url = config.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        self.endpoint = public_url(self.base_url)
+        self.cache_id = f"{self.model}@{self.endpoint}"
+        self.spec = spec_for(self.model)
+        self.batch_size = config.concurrency
         self.client = openai.OpenAI(
-            base_url=self.base_url, api_key=key, timeout=timeout, max_retries=max_retries
+            base_url=self.base_url,
+            api_key=resolve_api_key(config) or "no-key",
+            timeout=config.timeout,
+            max_retries=config.retries,
         )
-        self.concurrency = max(1, concurrency)
 
     def _messages(self, req: Request) -> list[dict]:
         content: list[dict] = [{"type": "text", "text": req.prompt}]
@@ -52,7 +52,6 @@ class OpenAIBackend:
         return messages
 
     def _one(self, req: Request) -> Response:
-        o = self._openai
         t = time.perf_counter()
         try:
             r = self.client.chat.completions.create(
@@ -62,36 +61,37 @@ class OpenAIBackend:
                 temperature=req.settings.temperature,
                 seed=req.settings.seed,
             )
-        except o.APITimeoutError:
-            raise BackendError(
-                f"{self.base_url}: request timed out (after retries); raise --timeout"
-            ) from None
-        except o.APIConnectionError:
-            raise BackendError(f"cannot reach {self.base_url}; is the server running? (--base-url)") from None
-        except o.AuthenticationError:
-            raise BackendError(
-                f"{self.base_url} rejected the API key; set --api-key or OPENAI_API_KEY"
-            ) from None
-        except o.NotFoundError:
-            raise BackendError(f"{self.base_url} has no model {self.model!r}; check --model") from None
-        except o.APIStatusError as exc:
-            raise BackendError(
-                f"{self.base_url} answered HTTP {exc.status_code} (after retries): {_msg(exc)}"
-            ) from None
+        except self._openai.OpenAIError as exc:
+            raise self._error(exc) from None
         if not r.choices:
-            raise BackendError(f"{self.base_url} returned no choices for {self.model}")
+            raise BackendError(f"{self.endpoint} returned no choices for {self.model}")
         ch = r.choices[0]
         usage = r.usage
         return Response(
             text=(ch.message.content or "").strip(),
             finish_reason=ch.finish_reason or "stop",
-            prompt_tokens=getattr(usage, "prompt_tokens", None),
-            completion_tokens=getattr(usage, "completion_tokens", None),
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
             seconds=time.perf_counter() - t,
         )
 
+    def _error(self, exc: Exception) -> BackendError:
+        """The one place an SDK error becomes a line the user can act on."""
+        o, where = self._openai, self.endpoint
+        if isinstance(exc, o.APITimeoutError):
+            return BackendError(f"{where}: request timed out (after retries); raise --timeout")
+        if isinstance(exc, o.APIConnectionError):
+            return BackendError(f"cannot reach {where}; is the server running? (--base-url)")
+        if isinstance(exc, o.AuthenticationError):
+            return BackendError(f"{where} rejected the API key; set --api-key or OPENAI_API_KEY")
+        if isinstance(exc, o.NotFoundError):
+            return BackendError(f"{where} has no model {self.model!r}; check --model")
+        if isinstance(exc, o.APIStatusError):
+            return BackendError(f"{where} answered HTTP {exc.status_code} (after retries): {_message(exc)}")
+        return BackendError(f"{where}: {first_line(exc)}")
+
     def generate(self, requests: list[Request]) -> Iterator[tuple[int, Response]]:
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+        with ThreadPoolExecutor(max_workers=self.batch_size) as pool:
             futures = {pool.submit(self._one, r): i for i, r in enumerate(requests)}
             try:
                 for fut in as_completed(futures):
@@ -101,7 +101,7 @@ class OpenAIBackend:
                     f.cancel()
 
 
-def _msg(exc: Exception) -> str:
+def _message(exc: Exception) -> str:
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         err = body.get("error", body)

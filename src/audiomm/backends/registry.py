@@ -21,6 +21,7 @@ class ModelSpec:
     source: str
     note: str = ""
     known: bool = True
+    default_window_s: float | None = None
 
 
 @cache

@@ -17,13 +17,16 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from itertools import groupby
 from pathlib import Path
 
 import numpy as np
 
-from audiomm.backends.base import RATE, BackendError, Request, Response, looks_like_path
+from audiomm.backends.base import RATE, BackendError, Request, Response, audio_seconds, looks_like_path
+from audiomm.config import BackendConfig
 from audiomm.errors import first_line
+from audiomm.knowledge import ModelSpec, spec_for
 
 QUANTIZE = ("4bit", "8bit")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -67,8 +70,43 @@ def pick_dtype(torch, device: str, dtype: str | None):
     return torch.float32
 
 
-def _model_class(transformers, config):
-    """The generation class for this config: multimodal LM first, then seq2seq, then causal LM."""
+def _source(config: BackendConfig) -> tuple[str, dict]:
+    """Where to load from (a local directory, a GGUF file's directory, or a Hub id) and the common kwargs."""
+    model = config.model
+    local = Path(model).expanduser()
+    gguf = local.suffix.lower() == ".gguf"
+    if (looks_like_path(model) or gguf) and not local.exists():
+        what = "file" if gguf else "directory"
+        raise BackendError(f"model {model}: no such {what}; give a local model directory or a Hub id")
+    kw: dict = {"trust_remote_code": config.trust_remote_code}
+    if gguf:  # a GGUF file (text models): transformers de-quantizes it on load
+        kw["gguf_file"] = local.name
+        return str(local.parent), kw
+    if local.exists() and not (local / "config.json").exists():
+        raise BackendError(
+            f"model {model}: {local} has no config.json; is it a transformers model directory?"
+        )
+    return (str(local) if local.exists() else model), kw
+
+
+def _read_config(transformers, model: str, src: str, kw: dict):
+    try:
+        return transformers.AutoConfig.from_pretrained(src, **kw)
+    except ValueError as exc:
+        if "trust_remote_code" in str(exc):
+            raise BackendError(
+                f"model {model} needs its own code from the Hub; rerun with --trust-remote-code if you trust it"
+            ) from None
+        raise BackendError(f"cannot read the config of {model}: {first_line(exc)}") from None
+    except OSError as exc:
+        raise BackendError(
+            f"cannot load {model}: {first_line(exc)} (offline? set HF_TOKEN for gated models, or give a local path)"
+        ) from None
+
+
+def _model_class(transformers, model: str, config, trust_remote_code: bool):
+    """The generation class for this config: multimodal LM first, then seq2seq, then causal LM; a model's
+    own class (``auto_map``) only with ``trust_remote_code``."""
     from transformers.models.auto import modeling_auto as ma
 
     mappings = (
@@ -81,7 +119,14 @@ def _model_class(transformers, config):
         name = mapping.get(config.model_type)
         if name and hasattr(transformers, name):
             return getattr(transformers, name)
-    return None
+    auto = getattr(config, "auto_map", None) or {}
+    key = next((k for k in ("AutoModelForCausalLM", "AutoModel") if k in auto), None)
+    if trust_remote_code and key:
+        return getattr(transformers, key)
+    raise BackendError(
+        f"model {model} (model_type {config.model_type!r}) is not a generative model transformers knows;"
+        " try --trust-remote-code, or serve it with vLLM and use --backend openai"
+    )
 
 
 @contextmanager
@@ -102,82 +147,40 @@ def _quiet_loading(transformers):
 
 class TransformersBackend:
     name = "transformers"
+    endpoint = "local"
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        device: str | None = None,
-        dtype: str | None = None,
-        trust_remote_code: bool = False,
-        quantize: str | None = None,
-        batch_size: int = 8,
-    ):
+    def __init__(self, config: BackendConfig):
         torch, transformers = _import()
         self._torch = torch
-        self.model = model
-        self.batch_size = max(1, batch_size)
-        self.device = pick_device(torch, device)
-        self.dtype = pick_dtype(torch, self.device, dtype)
-        local = Path(model).expanduser()
-        gguf = local.suffix.lower() == ".gguf"
-        if (looks_like_path(model) or gguf) and not local.exists():
-            what = "file" if gguf else "directory"
-            raise BackendError(f"model {model}: no such {what}; give a local model directory or a Hub id")
-        kw: dict = {"trust_remote_code": trust_remote_code}
-        if gguf:  # a GGUF file (text models): transformers de-quantizes it on load
-            src, kw["gguf_file"] = str(local.parent), local.name
-        elif local.exists() and not (local / "config.json").exists():
-            raise BackendError(
-                f"model {model}: {local} has no config.json; is it a transformers model directory?"
-            )
-        else:
-            src = str(local) if local.exists() else model
-        try:
-            config = transformers.AutoConfig.from_pretrained(src, **kw)
-        except ValueError as exc:
-            if "trust_remote_code" in str(exc):
-                raise BackendError(
-                    f"model {model} needs its own code from the Hub; rerun with --trust-remote-code if you trust it"
-                ) from None
-            raise BackendError(f"cannot read the config of {model}: {first_line(exc)}") from None
-        except OSError as exc:
-            raise BackendError(
-                f"cannot load {model}: {first_line(exc)} (offline? set HF_TOKEN for gated models, or give a local path)"
-            ) from None
-        self.model_type = config.model_type
-        cls = _model_class(transformers, config)
-        if cls is None and trust_remote_code and getattr(config, "auto_map", None):
-            auto = config.auto_map
-            key = next((k for k in ("AutoModelForCausalLM", "AutoModel") if k in auto), None)
-            cls = getattr(transformers, key) if key else None
-        if cls is None:
-            raise BackendError(
-                f"model {model} (model_type {config.model_type!r}) is not a generative model transformers knows;"
-                " try --trust-remote-code, or serve it with vLLM and use --backend openai"
-            )
+        self.model = self.cache_id = config.model
+        self.batch_size = config.batch_size
+        self.device = pick_device(torch, config.device)
+        self.dtype = pick_dtype(torch, self.device, config.dtype)
+        src, kw = _source(config)
+        config_hf = _read_config(transformers, config.model, src, kw)
+        cls = _model_class(transformers, config.model, config_hf, config.trust_remote_code)
         load_kw: dict = {"dtype": self.dtype, **kw}
-        if quantize:
-            load_kw["quantization_config"] = self._quant_config(transformers, quantize)
+        if config.quantize:
+            load_kw["quantization_config"] = self._quant_config(transformers, config.quantize)
             load_kw["device_map"] = {"": self.device}
         try:
-            auto = transformers.AutoTokenizer if gguf else transformers.AutoProcessor
-            self.processor = auto.from_pretrained(src, **kw)
+            auto = transformers.AutoTokenizer if "gguf_file" in kw else transformers.AutoProcessor
+            processor = auto.from_pretrained(src, **kw)
             with _quiet_loading(transformers):
-                self.net = cls.from_pretrained(src, **load_kw)
+                net = cls.from_pretrained(src, **load_kw)
         except (OSError, ValueError, ImportError) as exc:
-            raise BackendError(f"cannot load {model}: {first_line(exc)}") from None
-        if not quantize:
-            self.net.to(self.device)
-        self._setup(self.net, self.processor)
+            raise BackendError(f"cannot load {config.model}: {first_line(exc)}") from None
+        if not config.quantize:
+            net.to(self.device)
+        self._setup(net, processor)
 
     @classmethod
-    def from_loaded(cls, net, processor, name: str, batch_size: int = 8) -> TransformersBackend:
+    def from_loaded(cls, net, processor, name: str, batch_size: int = 4) -> TransformersBackend:
         """A backend around a model already in memory (benchmarks build random full-size ones this way)."""
         torch, _ = _import()
         self = cls.__new__(cls)
-        self._torch, self.model, self.batch_size = torch, name, max(1, batch_size)
-        self.device, self.dtype, self.model_type = str(net.device), net.dtype, net.config.model_type
+        self._torch, self.model, self.cache_id, self.batch_size = torch, name, name, max(1, batch_size)
+        self.device, self.dtype = str(net.device), net.dtype
         self._setup(net, processor)
         return self
 
@@ -193,7 +196,7 @@ class TransformersBackend:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.audio = hasattr(self.processor, "feature_extractor")
-        self.max_audio_s = self._max_audio_s()
+        self.spec = self._spec(self.net.config.model_type)
         if (
             getattr(self.processor, "chat_template", None) is None
             and getattr(self.tokenizer, "chat_template", None) is None
@@ -221,8 +224,8 @@ class TransformersBackend:
             return transformers.BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=self.dtype)
         return transformers.BitsAndBytesConfig(load_in_8bit=True)
 
-    def _max_audio_s(self) -> float | None:
-        """The longest audio one request may carry before the processor cuts it (None: no audio)."""
+    def _processor_limit_s(self) -> float | None:
+        """The longest audio one request may carry before the processor cuts it (None: no audio, no limit)."""
         if not self.audio:
             return None
         limit = getattr(self.processor, "max_audio_len", None)  # processors that window audio themselves
@@ -231,6 +234,16 @@ class TransformersBackend:
         fe = self.processor.feature_extractor
         n, rate = getattr(fe, "n_samples", None), getattr(fe, "sampling_rate", RATE)
         return n / rate if n else None
+
+    def _spec(self, model_type: str | None) -> ModelSpec:
+        """The knowledge base's facts for this model (by id, else by its config's model_type), with the
+        processor's own audio limit as the window when it is shorter."""
+        spec = spec_for(self.model, model_type=model_type)
+        limit = self._processor_limit_s()
+        if limit and limit < spec.window_s:
+            note = (spec.note + f"; the processor takes at most {limit:g} s").lstrip("; ")
+            spec = replace(spec, window_s=limit, note=note)
+        return spec
 
     # ------------------------------------------------------------------ generation
 
@@ -255,10 +268,10 @@ class TransformersBackend:
             raise BackendError(
                 f"model {self.model} takes no audio (a text model); use it only as --reduce-model"
             )
-        secs = len(req.audio) / RATE
-        if self.max_audio_s is not None and secs > self.max_audio_s + 1e-6:
+        secs = audio_seconds(req)
+        if secs > self.spec.window_s + 1e-6:
             raise BackendError(
-                f"a {secs:.1f} s chunk is over the {self.max_audio_s:g} s the processor of {self.model} takes"
+                f"a {secs:.1f} s chunk is over the {self.spec.window_s:g} s the processor of {self.model} takes"
                 " (it would cut the rest silently); lower --max-chunk-seconds"
             )
 

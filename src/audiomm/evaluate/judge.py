@@ -152,10 +152,8 @@ def build_prompt(tests: str, prompt: str, rubric: str, context: str, answer: str
 def judge(backend: Backend, key: str, prompt: str, *, max_new_tokens: int = 400) -> Judgement:
     """Ask once; if the reply is malformed, ask once more with the error quoted; record everything."""
     settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0, seed=0)
-    j = Judgement(
-        key, backend.model, getattr(backend, "base_url", ""), JUDGE_VERSION,
-        hashlib.sha256(prompt.encode()).hexdigest(), prompt, valid=False,
-    )  # fmt: skip
+    digest = hashlib.sha256(prompt.encode()).hexdigest()
+    j = Judgement(key, backend.model, backend.endpoint, JUDGE_VERSION, digest, prompt, valid=False)
     current = prompt
     for attempt in (1, 2):
         j.attempts = attempt

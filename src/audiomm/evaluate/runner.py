@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
-
 from audiomm.audio.decode import probe
+from audiomm.backends import Backend, load
+from audiomm.config import BackendConfig
 from audiomm.errors import AudiommError, first_line
 from audiomm.evaluate.suite import Task
 from audiomm.evaluate.wer import error_rates
-from audiomm.paths import atomic_write_text
+from audiomm.paths import atomic_write_text, expand
+from audiomm.systems import System
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,49 +36,6 @@ else:  # pragma: no cover
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".webm", ".mka", ".mp4", ".mkv",
                     ".mov", ".aif", ".aiff", ".wma", ".amr"}  # fmt: skip
-
-
-class System(BaseModel):
-    """One model or pipeline under test (a ``[[system]]`` table of the systems file)."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    backend: str = "openai"
-    model: str
-    base_url: str | None = None
-    api_key_env: str | None = None  # the name of an environment variable: keys never go in files
-    llm: str | None = None  # classic
-    llm_backend: str | None = None
-    language: str | None = None
-    device: str | None = None
-    dtype: str | None = None
-    trust_remote_code: bool = False
-    quantize: str | None = None
-    batch_size: int = 4
-    concurrency: int = 4
-    timeout: float = 300.0
-    retries: int = 5
-    max_new_tokens: int | None = None
-    max_chunk_seconds: float | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _safe_name(cls, v: str) -> str:
-        if not re.fullmatch(r"[\w.+-]+", v):
-            raise ValueError("use letters, digits and . _ + - only (it names a folder)")
-        return v
-
-    def public(self) -> dict:
-        """What is recorded about the system: everything but secrets (the key's variable name is fine)."""
-        return self.model_dump(exclude_none=True)
-
-    def api_key(self) -> str | None:
-        if self.api_key_env:
-            key = os.environ.get(self.api_key_env)
-            if not key:
-                raise AudiommError(f"system {self.name}: environment variable {self.api_key_env} is not set")
-            return key
-        return None
 
 
 @dataclass
@@ -116,44 +73,6 @@ class EvalResult:
     wer: dict | None = None
     error: str = ""
     at: str = ""
-
-
-def _expand(value: str, base: Path) -> str:
-    v = os.path.expanduser(os.path.expandvars(value))
-    if v.startswith(("./", "../")):
-        v = str((base / v).resolve())
-    return v
-
-
-def load_systems(path: Path) -> list[System]:
-    try:
-        d = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise AudiommError(f"--systems {path}: {exc.strerror}") from None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise AudiommError(f"--systems {path}: not valid TOML ({exc})") from None
-    rows = d.get("system")
-    if not isinstance(rows, list) or not rows:
-        raise AudiommError(f"--systems {path}: no [[system]] tables (each needs name and model)")
-    out = []
-    for i, row in enumerate(rows, 1):
-        if isinstance(row, dict):  # ${VARS}, ~ and ./paths relative to the file
-            row = {
-                k: _expand(v, path.parent) if isinstance(v, str) and k != "name" else v
-                for k, v in row.items()
-            }
-        try:
-            out.append(System.model_validate(row))
-        except ValidationError as exc:
-            e = exc.errors()[0]
-            raise AudiommError(
-                f"--systems {path}: system {i}: {'.'.join(map(str, e['loc'])) or 'table'}: {e['msg']}"
-            ) from None
-    names = [s.name for s in out]
-    dup = {n for n in names if names.count(n) > 1}
-    if dup:
-        raise AudiommError(f"--systems {path}: system names must be unique ({', '.join(sorted(dup))})")
-    return out
 
 
 def _read(p: Path) -> str | None:
@@ -197,7 +116,7 @@ def _manifest(p: Path) -> list[Recording]:
     for i, row in enumerate(d.get("recording", []), 1):
         if not isinstance(row, dict) or not isinstance(row.get("path"), str):
             raise AudiommError(f"--recordings {p}: recording {i} needs a path")
-        f = Path(_expand(row["path"], p.parent))
+        f = Path(expand(row["path"], p.parent))
         if not f.is_absolute():
             f = (p.parent / f).resolve()
         out.append(
@@ -309,7 +228,7 @@ def run_eval(
     repeats: int = 1,
     temperature: float = 0.0,
     on_item: Callable[[EvalResult, int, int], None] | None = None,
-    make_backend: Callable[[System], object] | None = None,
+    make_backend: Callable[[BackendConfig], Backend] | None = None,
 ) -> list[EvalResult]:
     """Every item not yet done, system by system (each model is loaded once); returns the new results."""
     if repeats < 1:
@@ -324,7 +243,7 @@ def run_eval(
     total = len(items)
     for system, group in _by_system(items):
         try:
-            backend = (make_backend or _backend)(system)
+            backend = (make_backend or load)(system.config)
         except AudiommError as exc:
             backend, load_error = None, f"cannot load the system: {exc}"
         for it in group:
@@ -344,38 +263,43 @@ def _by_system(items: list[Item]) -> Iterator[tuple[System, list[Item]]]:
         yield group[0].system, group
 
 
-def _backend(s: System):
-    from audiomm.api import make_backend
-
-    return make_backend(
-        s.backend, s.model, base_url=s.base_url, api_key=s.api_key(), concurrency=s.concurrency, timeout=s.timeout,
-        retries=s.retries, device=s.device, dtype=s.dtype, trust_remote_code=s.trust_remote_code,
-        quantize=s.quantize, batch_size=s.batch_size, llm=s.llm, llm_backend=s.llm_backend, asr_language=s.language,
-    )  # fmt: skip
-
-
 def _error(it: Item, msg: str) -> EvalResult:
     s = it.system
-    return EvalResult(it.key, s.name, s.backend, s.model, it.recording.name, it.task.name, it.repeat, "error",
-                      error=msg, at=_now())  # fmt: skip
+    return EvalResult(
+        it.key,
+        s.name,
+        s.config.backend,
+        s.config.model,
+        it.recording.name,
+        it.task.name,
+        it.repeat,
+        "error",
+        error=msg,
+        at=_now(),
+    )
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _one(out_dir: Path, it: Item, backend, temperature: float) -> EvalResult:
+def _one(out_dir: Path, it: Item, backend: Backend, temperature: float) -> EvalResult:
     from audiomm.api import run
-    from audiomm.tasks.outputs import render
+    from audiomm.tasks.writers import render
 
     s, rec, task = it.system, it.recording, it.task
+    options = replace(
+        s.options,
+        vad=not task.no_vad,
+        channel=rec.channel,
+        temperature=temperature,
+        seed=it.repeat,
+        cache=False,
+        log=False,
+    )
     t = time.perf_counter()
     try:
-        r = run(
-            rec.path, preset=task.to_preset(), backend=backend, max_chunk_seconds=s.max_chunk_seconds,
-            no_vad=task.no_vad, channel=rec.channel, batch_size=s.batch_size, max_new_tokens=s.max_new_tokens,
-            temperature=temperature, seed=it.repeat, cache=False, log=False,
-        )  # fmt: skip
+        r = run(rec.path, task.to_preset(), backend, options)
     except AudiommError as exc:
         return _error(it, str(exc))
     except Exception as exc:  # noqa: BLE001 - one failed item must not stop a long evaluation
@@ -383,13 +307,26 @@ def _one(out_dir: Path, it: Item, backend, temperature: float) -> EvalResult:
     seconds = time.perf_counter() - t
     raw = Path("raw") / s.name / rec.name / f"{task.name}-r{it.repeat}.md"
     atomic_write_text(out_dir / raw, render(r, "md"))
-    wer = None
-    if task.score == "wer" and rec.reference:
-        wer = error_rates(rec.reference, r.text).to_dict()
+    wer = error_rates(rec.reference, r.text).to_dict() if task.score == "wer" and rec.reference else None
     audio_s = r.coverage.input_s
     return EvalResult(
-        it.key, s.name, s.backend, r.model, rec.name, task.name, it.repeat, "ok", text=r.text, raw=raw.as_posix(),
-        audio_s=round(audio_s, 3), seconds=round(seconds, 3), rtf=round(seconds / audio_s, 4) if audio_s else None,
-        chunks=len(r.chunks), covered_ratio=r.coverage.covered_ratio, coverage=r.coverage.summary(),
-        warnings=r.warnings, wer=wer, at=_now(),
-    )  # fmt: skip
+        it.key,
+        s.name,
+        s.config.backend,
+        r.model,
+        rec.name,
+        task.name,
+        it.repeat,
+        "ok",
+        text=r.text,
+        raw=raw.as_posix(),
+        audio_s=round(audio_s, 3),
+        seconds=round(seconds, 3),
+        rtf=round(seconds / audio_s, 4) if audio_s else None,
+        chunks=len(r.chunks),
+        covered_ratio=r.coverage.covered_ratio,
+        coverage=r.coverage.summary(),
+        warnings=r.warnings,
+        wer=wer,
+        at=_now(),
+    )

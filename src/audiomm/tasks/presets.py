@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -106,3 +106,16 @@ def custom(system: str | None, prompt: str, kind: str = "summary") -> Preset:
         None if kind == "transcript" else reduce,
         source="cli",
     )
+
+
+def resolve(
+    name: str | None = "transcript", *, prompt: str | None = None, system: str | None = None, presets_dir=None
+) -> Preset:
+    """The preset a run uses: a named one (``system`` overrides its system prompt), or one made from your
+    ``prompt`` (a named preset then lends its system prompt and kind)."""
+    if prompt:
+        base = get(name, presets_dir) if name and name != "transcript" else None
+        sys_prompt = system if system is not None else (base.system if base else None)
+        return custom(sys_prompt, prompt, base.kind if base else "summary")
+    p = get(name or "transcript", presets_dir)
+    return replace(p, system=system) if system is not None else p

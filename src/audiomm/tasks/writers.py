@@ -6,7 +6,7 @@ import json
 
 from audiomm.audio.decode import fmt_duration
 from audiomm.errors import AudiommError
-from audiomm.tasks.longform import RunResult, fmt_ts
+from audiomm.longform.results import RunResult, Segment, fmt_ts
 
 FORMATS = ("md", "json", "srt", "vtt")
 
@@ -20,9 +20,9 @@ def render(result: RunResult, fmt: str) -> str:
 def _md(r: RunResult) -> str:
     lines = [f"# {r.preset}: {r.file}", "", f"Model: {r.model} ({r.backend})", ""]
     if r.kind == "transcript":
-        for start, end, text in r.segments:
-            if text:
-                lines += [f"**[{fmt_duration(start)} – {fmt_duration(end)}]** {text}", ""]
+        for s in r.segments:
+            if s.text:
+                lines += [f"**[{fmt_duration(s.start_s)} – {fmt_duration(s.end_s)}]** {s.text}", ""]
     else:
         lines += [r.text, ""]
     lines += ["---", "", r.coverage.summary()]
@@ -39,21 +39,21 @@ def _json(r: RunResult) -> str:
     return json.dumps(r.to_dict(), indent=1, ensure_ascii=False) + "\n"
 
 
-def _cues(r: RunResult) -> list[tuple[float, float, str]]:
+def _cues(r: RunResult) -> list[Segment]:
     if r.kind == "transcript":
-        return [s for s in r.segments if s[2]]
-    return [(c.start_s, c.end_s, c.text) for c in r.chunks if c.text]
+        return [s for s in r.segments if s.text]
+    return [Segment(c.start_s, c.end_s, c.text) for c in r.chunks if c.text]
 
 
 def _srt(r: RunResult) -> str:
     out = []
-    for i, (a, b, text) in enumerate(_cues(r), 1):
-        out.append(f"{i}\n{fmt_ts(a, ',')} --> {fmt_ts(b, ',')}\n{text}\n")
+    for i, s in enumerate(_cues(r), 1):
+        out.append(f"{i}\n{fmt_ts(s.start_s, ',')} --> {fmt_ts(s.end_s, ',')}\n{s.text}\n")
     return "\n".join(out)
 
 
 def _vtt(r: RunResult) -> str:
     out = ["WEBVTT", "", f"NOTE {r.coverage.summary()}", ""]
-    for a, b, text in _cues(r):
-        out += [f"{fmt_ts(a)} --> {fmt_ts(b)}", text.replace("-->", "->"), ""]
+    for s in _cues(r):
+        out += [f"{fmt_ts(s.start_s)} --> {fmt_ts(s.end_s)}", s.text.replace("-->", "->"), ""]
     return "\n".join(out)

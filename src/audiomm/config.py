@@ -1,0 +1,155 @@
+"""The two objects every caller builds: which model runs where (:class:`BackendConfig`), and how a
+recording is run (:class:`RunOptions`). ``audiomm run``, ``eval``, ``serve`` and ``batch`` all build
+these two and hand them to the same runner. Every default lives here, once.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from audiomm.errors import AudiommError
+
+if TYPE_CHECKING:
+    from audiomm.knowledge import ModelSpec
+
+BACKENDS = ("openai", "transformers", "classic")
+TEXT_BACKENDS = ("openai", "transformers")  # what may run the classic pipeline's text LLM
+KEY_VARIABLES = ("AUDIOMM_API_KEY", "OPENAI_API_KEY")  # where a key is looked for when none is given
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """A model behind a backend, with how to reach or load it.
+
+    ``openai``: ``model`` as the server names it, at ``base_url``. ``transformers``: a Hub id or a local
+    directory (``device``, ``dtype``, ``quantize``, ``trust_remote_code``, ``batch_size``). ``classic``:
+    ``model`` is a Whisper (CTranslate2) model and ``llm`` the text model that reads its transcript.
+    """
+
+    backend: str = "openai"
+    model: str = ""
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # never written anywhere
+    api_key_env: str | None = None  # the name of a variable that holds the key (files never hold keys)
+    concurrency: int = 4  # requests in flight at once (servers)
+    timeout: float = 300.0  # seconds per request
+    retries: int = 5  # per request, on 429/5xx/timeouts, with backoff
+    batch_size: int = 4  # chunks per generate call (local models)
+    device: str | None = None  # transformers: cpu, cuda, cuda:1, mps (None: automatic)
+    dtype: str | None = None  # transformers: float32, bfloat16, float16 (None: automatic)
+    trust_remote_code: bool = False
+    quantize: str | None = None  # transformers on CUDA: 4bit | 8bit
+    language: str | None = None  # classic: Whisper's language (None: detected)
+    llm: BackendConfig | None = None  # classic: the text LLM after Whisper
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise AudiommError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+        for name in ("concurrency", "retries", "batch_size"):
+            value = getattr(self, name)
+            if value < (0 if name == "retries" else 1):
+                raise AudiommError(
+                    f"--{name.replace('_', '-')} must be at least {0 if name == 'retries' else 1}"
+                )
+        if not (math.isfinite(self.timeout) and self.timeout > 0):
+            raise AudiommError("--timeout must be a positive number of seconds")
+
+    def public(self) -> dict:
+        """What may be recorded about this configuration: everything but the key itself."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("api_key", "llm")}
+        if self.llm is not None:
+            out["llm"] = self.llm.public()
+        return {k: v for k, v in out.items() if v is not None}
+
+    def for_text(self, model: str, backend: str | None = None) -> BackendConfig:
+        """The same connection and loading options for a text model (the reduce step, the classic LLM)."""
+        kind = text_backend(model, backend) if self.backend == "classic" or backend else self.backend
+        return replace(self, backend=kind, model=model, llm=None, language=None)
+
+
+def text_backend(model: str, backend: str | None = None) -> str:
+    """The backend of a text model: as given, else transformers for a local path or .gguf, else openai."""
+    local = Path(model).expanduser().exists() or model.startswith((".", "/", "~")) or model.endswith(".gguf")
+    kind = backend or ("transformers" if local else "openai")
+    if kind not in TEXT_BACKENDS:
+        raise AudiommError(f"unknown --llm-backend {kind!r}; choose one of {', '.join(TEXT_BACKENDS)}")
+    return kind
+
+
+def with_llm(config: BackendConfig, llm: str | None, llm_backend: str | None = None) -> BackendConfig:
+    """A classic configuration with its text LLM (``--llm``/``--llm-backend``); other backends unchanged."""
+    if config.backend != "classic" or not llm:
+        return config
+    return replace(config, llm=config.for_text(llm, llm_backend))
+
+
+def resolve_api_key(config: BackendConfig) -> str | None:
+    """The one place a key is found: the configuration, the variable it names, then the usual variables."""
+    if config.api_key:
+        return config.api_key
+    if config.api_key_env:
+        key = os.environ.get(config.api_key_env)
+        if not key:
+            raise AudiommError(f"environment variable {config.api_key_env} (api_key_env) is not set")
+        return key
+    return next((os.environ[v] for v in KEY_VARIABLES if os.environ.get(v)), None)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How one recording is run; the model's own facts (window, output tokens) fill what is left None."""
+
+    max_chunk_seconds: float | None = None  # shrinks the model's window; never exceeds it
+    vad: bool = True  # plan chunks over detected speech (False: fixed windows over everything)
+    channel: str = "mix"  # mix, left, right or a channel number
+    overlap_s: float = 1.0  # seconds shared by two chunks where speech must be split
+    max_new_tokens: int | None = None  # per request (None: the model's default)
+    temperature: float = 0.0
+    seed: int | None = 0
+    template: str | None = None  # the text of a template, for presets that fill one
+    reduce_model: str | None = None  # a text model for the reduce step (None: the same model)
+    reduce_budget_chars: int | None = None  # texts per reduce request (None: half the model's context)
+    cache: bool = True  # reuse chunks a previous run finished, and keep the new ones
+    log: bool = True  # record the run in the run log
+
+    def __post_init__(self) -> None:
+        m = self.max_chunk_seconds
+        if m is not None and not (math.isfinite(m) and m >= 1.0):
+            raise AudiommError(f"--max-chunk-seconds must be at least 1 second, not {m:g}")
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
+            raise AudiommError("--max-new-tokens must be at least 1")
+        if not (math.isfinite(self.temperature) and self.temperature >= 0):
+            raise AudiommError("--temperature must be 0 or more")
+
+    def window(self, spec: ModelSpec) -> float:
+        """The one window rule: the model's window (or its preferred chunk), or less when asked.
+
+        Asking for more than the model takes is an error, never a silent clamp."""
+        if self.max_chunk_seconds is None:
+            return spec.default_window_s or spec.window_s
+        if self.max_chunk_seconds > spec.window_s:
+            raise AudiommError(
+                f"--max-chunk-seconds {self.max_chunk_seconds:g} is over the {spec.window_s:g} s window of"
+                f" {spec.family} models"
+            )
+        return self.max_chunk_seconds
+
+
+def public_url(url: str) -> str:
+    """A URL fit to show or record: no user or password, no query string (keys travel there too)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+    except ValueError:
+        return "(unparsable URL)"
+    if ":" in (parts.hostname or "") and parts.hostname:
+        host = f"[{parts.hostname}]" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))

@@ -1,0 +1,91 @@
+"""Map: each chunk through the backend in batches, each answer cached as soon as it arrives.
+
+A ``length`` stop is never accepted silently: the chunk is asked again once with twice the output
+tokens, then flagged ``truncated``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from audiomm.audio.chunking import Chunk, check_chunk
+from audiomm.backends.base import Backend, GenerationSettings, Request, Response
+from audiomm.longform.cache import ChunkCache
+from audiomm.longform.results import ChunkResult
+
+
+@dataclass(frozen=True)
+class ChunkPrompt:
+    """What every chunk of one run is asked."""
+
+    system: str | None
+    prompt: str
+    settings: GenerationSettings
+    verbatim: bool = False
+
+    def request(self, audio: np.ndarray | None, settings: GenerationSettings | None = None) -> Request:
+        return Request(self.prompt, audio, self.system, settings or self.settings, self.verbatim)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One chunk to map: its place in the plan, its audio and its cache key."""
+
+    chunk: Chunk
+    audio: np.ndarray
+    key: str
+
+
+def chunk_result(c: Chunk, r: Response, cached: bool) -> ChunkResult:
+    flags = ["truncated"] if r.finish_reason == "length" else []
+    return ChunkResult(
+        c.index,
+        c.start_s,
+        c.end_s,
+        r.text,
+        r.finish_reason,
+        cached,
+        round(r.seconds, 3),
+        r.prompt_tokens,
+        r.completion_tokens,
+        flags,
+    )
+
+
+def map_chunks(
+    jobs: Iterable[Job], backend: Backend, ask: ChunkPrompt, window_s: float, cache: ChunkCache | None
+) -> Iterator[ChunkResult]:
+    """Results as batches finish; every chunk is checked against the window right before it is sent."""
+    batch: list[Job] = []
+    for job in jobs:
+        check_chunk(job.chunk, window_s)  # the hard invariant, right before the model sees it
+        batch.append(job)
+        if len(batch) >= backend.batch_size:
+            yield from _batch(batch, backend, ask, cache)
+            batch = []
+    if batch:
+        yield from _batch(batch, backend, ask, cache)
+
+
+def _batch(
+    batch: list[Job], backend: Backend, ask: ChunkPrompt, cache: ChunkCache | None
+) -> Iterator[ChunkResult]:
+    retry: list[int] = []
+    for n, resp in backend.generate([ask.request(j.audio) for j in batch]):
+        if resp.finish_reason == "length":
+            retry.append(n)
+            continue
+        yield _keep(batch[n], resp, cache)
+    if retry:
+        bigger = replace(ask.settings, max_new_tokens=ask.settings.max_new_tokens * 2)
+        for m, resp in backend.generate([ask.request(batch[n].audio, bigger) for n in retry]):
+            yield _keep(batch[retry[m]], resp, cache)
+
+
+def _keep(job: Job, resp: Response, cache: ChunkCache | None) -> ChunkResult:
+    if cache:
+        cache.put(job.key, resp)
+    return chunk_result(job.chunk, resp, cached=False)

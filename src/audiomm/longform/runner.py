@@ -1,0 +1,160 @@
+"""The run, as a stream of events: plan -> map (cached chunks first) -> merge.
+
+    file -> analyze (decode + VAD + plan) -> chunk audio (streamed) -> backend (batched, cached per
+    chunk on disk as each finishes) -> merge (stitch in time order, or reduce by the model) -> result
+
+``stream`` yields :class:`Planned` once, :class:`ChunkDone` per chunk and :class:`Finished` last;
+``run`` consumes it. ``audiomm run``, ``eval`` and the gateway all go through here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from audiomm.audio.analyze import Analysis
+from audiomm.backends.base import Backend, GenerationSettings
+from audiomm.config import RunOptions
+from audiomm.longform.cache import ChunkCache, file_sha256
+from audiomm.longform.map import ChunkPrompt, Job, chunk_result, map_chunks
+from audiomm.longform.merge import reduce, segments
+from audiomm.longform.plan import chunk_audio, plan
+from audiomm.longform.results import ChunkResult, RunResult, fmt_ts
+from audiomm.tasks.presets import Preset
+
+
+@dataclass(frozen=True)
+class Planned:
+    analysis: Analysis
+    window_s: float
+
+
+@dataclass(frozen=True)
+class ChunkDone:
+    result: ChunkResult
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Finished:
+    result: RunResult
+
+
+Event = Planned | ChunkDone | Finished
+
+
+def chunk_prompt(preset: Preset, backend: Backend, options: RunOptions) -> ChunkPrompt:
+    """The system prompt and chunk prompt as this model takes them (a system prompt it ignores is folded
+    into the prompt), with the output settings."""
+    spec = backend.spec
+    prompt = preset.render(preset.chunk_prompt, options.template)
+    if preset.system and not spec.system_prompt:
+        prompt = f"{preset.system}\n\n{prompt}"
+    settings = GenerationSettings(
+        options.max_new_tokens or spec.max_new_tokens, options.temperature, options.seed
+    )
+    return ChunkPrompt(preset.system if spec.system_prompt else None, prompt, settings, preset.verbatim)
+
+
+def stream(
+    path: str | Path,
+    preset: Preset,
+    backend: Backend,
+    options: RunOptions | None = None,
+    *,
+    reduce_backend: Backend | None = None,
+    cache: ChunkCache | None = None,
+) -> Iterator[Event]:
+    """Run ``preset`` on the recording at ``path`` with ``backend``; events as the work progresses."""
+    opts = options or RunOptions()
+    window = opts.window(backend.spec)
+    t0 = time.perf_counter()
+    a = plan(path, window, opts)
+    yield Planned(a, window)
+    t_plan = time.perf_counter() - t0
+    ask = chunk_prompt(preset, backend, opts)
+    cache = cache if cache is not None else (ChunkCache() if opts.cache else None)
+    sha = file_sha256(path)
+    parts = (opts.channel, backend.name, backend.cache_id, ask.system, ask.prompt, ask.settings.key())
+    keys = [ChunkCache.key(sha, c.start_s, c.end_s, *parts) for c in a.plan.chunks]
+    results: dict[int, ChunkResult] = {}
+    total = len(a.plan.chunks)
+    for c, k in zip(a.plan.chunks, keys, strict=True):
+        hit = cache.get(k) if cache else None
+        if hit is not None:
+            results[c.index] = chunk_result(c, hit, cached=True)
+            yield ChunkDone(results[c.index], len(results), total)
+    t1 = time.perf_counter()
+    todo = [c for c in a.plan.chunks if c.index not in results]
+    if todo:
+        audio = chunk_audio(path, a.plan.chunks, opts.channel)
+        jobs = (
+            Job(c, samples, keys[c.index])
+            for c, samples in zip(a.plan.chunks, audio, strict=True)
+            if c.index not in results
+        )
+        for r in map_chunks(jobs, backend, ask, window, cache):
+            results[r.index] = r
+            yield ChunkDone(r, len(results), total)
+    t_map = time.perf_counter() - t1
+    final = [results[i] for i in sorted(results)]
+    result = _merge(path, preset, backend, reduce_backend or backend, final, a, ask, opts)
+    result.timings = {
+        "plan_s": round(t_plan, 3),
+        "map_s": round(t_map, 3),
+        "reduce_s": result.timings["reduce_s"],
+        "total_s": round(time.perf_counter() - t0, 3),
+    }
+    yield Finished(result)
+
+
+def _merge(path, preset, backend, reducer, final, a: Analysis, ask, opts: RunOptions) -> RunResult:
+    warnings = list(a.plan.coverage.warnings)
+    for r in final:
+        if "truncated" in r.flags:
+            warnings.append(
+                f"chunk {r.index} ({fmt_ts(r.start_s)}-{fmt_ts(r.end_s)}): output hit the token limit"
+            )
+    t = time.perf_counter()
+    segs = segments(final)
+    if preset.kind == "transcript":
+        text = "\n\n".join(s.text for s in segs if s.text)
+    else:
+        budget = opts.reduce_budget_chars or max(2000, int(reducer.spec.context_tokens * 4 * 0.5))
+        template = preset.render(preset.reduce_prompt or "{texts}", opts.template)
+        text = reduce(final, template, reducer, ask, budget, warnings)
+    return RunResult(
+        file=str(path),
+        model=backend.model,
+        backend=backend.name,
+        preset=preset.name,
+        kind=preset.kind,
+        text=text,
+        chunks=final,
+        coverage=a.plan.coverage,
+        warnings=warnings,
+        segments=segs,
+        timings={"reduce_s": round(time.perf_counter() - t, 3)},
+        model_note=backend.spec.note,
+    )
+
+
+def run(
+    path: str | Path,
+    preset: Preset,
+    backend: Backend,
+    options: RunOptions | None = None,
+    *,
+    reduce_backend: Backend | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> RunResult:
+    """:func:`stream` to the end; the result (``on_event`` sees every event on the way)."""
+    for event in stream(path, preset, backend, options, reduce_backend=reduce_backend):
+        if on_event:
+            on_event(event)
+        if isinstance(event, Finished):
+            return event.result
+    raise AssertionError("the run ended without a result")  # stream always finishes with one
