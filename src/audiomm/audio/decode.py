@@ -124,6 +124,99 @@ def _channel_index(channel: str | int, channels: int, p: Path) -> int | None:
     return idx
 
 
+class _Decoder:
+    """One open container's audio stream, decoded to float32 mono at ``rate``, with what went wrong
+    recorded in ``report``."""
+
+    def __init__(self, c, p: Path, rate: int, channel: str | int, report: DecodeReport):
+        self.c, self.p, self.report = c, p, report
+        self.stream = _audio_stream(c, p)
+        self.pick = _channel_index(channel, self.stream.codec_context.channels or 1, p)
+        # Packed float32: one plane whatever the channel count (PyAV's planar path crashes past 8 planes).
+        self.resampler = av.AudioResampler(format="flt", layout=None, rate=rate)
+        self.decoded_any = False
+
+    def mono(self) -> Iterator[np.ndarray]:
+        """Mono float32 arrays: the picked channel or the mean of all; non-finite samples become 0."""
+        for fr in self._resampled():
+            ch = len(fr.layout.channels) or 1
+            arr = fr.to_ndarray().reshape(-1, ch)  # interleaved -> (n, channels)
+            if ch == 1:
+                mono = arr[:, 0]
+            elif self.pick is None:
+                mono = arr.mean(axis=1, dtype=np.float32)
+            else:
+                mono = arr[:, min(self.pick, ch - 1)]
+            mono = np.ascontiguousarray(mono, dtype=np.float32)
+            bad = ~np.isfinite(mono)
+            if bad.any():
+                self.report.non_finite += int(bad.sum())
+                mono = np.where(bad, np.float32(0), mono)
+            yield mono
+
+    def _resampled(self) -> Iterator:
+        """Decoded frames, grouped (~0.5 M samples) before resampling: far fewer Python-level calls."""
+        fifo = av.AudioFifo()
+        try:
+            for fr in self._frames():
+                fr.pts = None  # the fifo checks timestamps; gaps are not ours to fix
+                try:
+                    fifo.write(fr)
+                except ValueError:  # format changed mid-stream: flush and start a new group
+                    yield from self.resampler.resample(fifo.read())
+                    fifo = av.AudioFifo()
+                    fifo.write(fr)
+                if fifo.samples >= GROUP_SAMPLES:
+                    yield from self.resampler.resample(fifo.read())
+                    fifo = av.AudioFifo()
+        except av.error.FFmpegError as exc:
+            if not self.decoded_any:
+                raise AudioError(f"{self.p}: cannot decode audio ({_ff(exc)})") from None
+            self.report.stopped_early = f"decoding stopped at {self.report.duration_s:.1f} s ({_ff(exc)})"
+        if fifo.samples:
+            yield from self.resampler.resample(fifo.read())
+        yield from self.resampler.resample(None)  # flush
+
+    def _frames(self) -> Iterator:
+        """Every decodable frame; a damaged packet after the first good one is skipped and said."""
+        for packet in self.c.demux(self.stream):
+            try:
+                for fr in packet.decode():
+                    self.decoded_any = True
+                    yield fr
+            except av.error.InvalidDataError as exc:
+                if not self.decoded_any:
+                    raise
+                self.report.warnings.append(f"skipped a damaged packet ({_ff(exc)})")
+
+    def finish(self) -> None:
+        """Warnings for what the caller must know; an error if nothing could be decoded."""
+        if self.report.non_finite:
+            self.report.warnings.append(
+                f"{self.report.non_finite} non-finite samples (NaN/inf) replaced with silence"
+            )
+        if self.report.stopped_early:
+            self.report.warnings.append(self.report.stopped_early)
+        if not self.decoded_any:
+            raise AudioError(f"{self.p}: no audio could be decoded; the file may be damaged")
+
+
+def reblock(arrays: Iterator[np.ndarray], block: int) -> Iterator[np.ndarray]:
+    """The same samples in blocks of exactly ``block`` (the last one shorter)."""
+    pending: list[np.ndarray] = []
+    pending_n = 0
+    for a in arrays:
+        pending.append(a)
+        pending_n += len(a)
+        while pending_n >= block:
+            buf = np.concatenate(pending)
+            out, rest = buf[:block], buf[block:]
+            pending, pending_n = ([rest] if len(rest) else []), len(rest)
+            yield out
+    if pending_n:
+        yield np.concatenate(pending)
+
+
 def stream_audio(
     path: str | os.PathLike,
     *,
@@ -141,88 +234,12 @@ def stream_audio(
     p = _check_path(path)
     report = report if report is not None else DecodeReport(rate=rate)
     report.rate = rate
-    block = max(1, block_samples or int(block_s * rate))
     with _open(p) as c:
-        s = _audio_stream(c, p)
-        n_channels = s.codec_context.channels or 1
-        pick = _channel_index(channel, n_channels, p)
-        # Packed float32: one plane whatever the channel count (PyAV's planar path crashes past 8 planes).
-        resampler = av.AudioResampler(format="flt", layout=None, rate=rate)
-        pending: list[np.ndarray] = []
-        pending_n = 0
-        decoded_any = False
-
-        def convert(frames) -> Iterator[np.ndarray]:
-            for fr in frames:
-                ch = len(fr.layout.channels) or 1
-                arr = fr.to_ndarray().reshape(-1, ch)  # interleaved -> (n, channels)
-                if ch == 1:
-                    mono = arr[:, 0]
-                elif pick is None:
-                    mono = arr.mean(axis=1, dtype=np.float32)
-                else:
-                    mono = arr[:, min(pick, ch - 1)]
-                mono = np.ascontiguousarray(mono, dtype=np.float32)
-                bad = ~np.isfinite(mono)
-                if bad.any():
-                    report.non_finite += int(bad.sum())
-                    mono = np.where(bad, np.float32(0), mono)
-                yield mono
-
-        def frames() -> Iterator:
-            """Decoded frames, grouped (~0.5 M samples) before resampling: far fewer Python-level calls."""
-            nonlocal decoded_any
-            fifo = av.AudioFifo()
-
-            def drain() -> Iterator:
-                nonlocal fifo
-                if fifo.samples:
-                    yield from resampler.resample(fifo.read())
-                fifo = av.AudioFifo()
-
-            try:
-                for packet in c.demux(s):
-                    try:
-                        for fr in packet.decode():
-                            decoded_any = True
-                            fr.pts = None  # the fifo checks timestamps; gaps are not ours to fix
-                            try:
-                                fifo.write(fr)
-                            except ValueError:  # format changed mid-stream: flush and start a new group
-                                yield from drain()
-                                fifo.write(fr)
-                            if fifo.samples >= GROUP_SAMPLES:
-                                yield from drain()
-                    except av.error.InvalidDataError as exc:
-                        if not decoded_any:
-                            raise
-                        report.warnings.append(f"skipped a damaged packet ({_ff(exc)})")
-            except av.error.FFmpegError as exc:
-                if not decoded_any:
-                    raise AudioError(f"{p}: cannot decode audio ({_ff(exc)})") from None
-                report.stopped_early = f"decoding stopped at {report.duration_s:.1f} s ({_ff(exc)})"
-            yield from drain()
-            yield from resampler.resample(None)  # flush
-
-        for mono in convert(frames()):
-            pending.append(mono)
-            pending_n += len(mono)
-            while pending_n >= block:
-                buf = np.concatenate(pending)
-                out, rest = buf[:block], buf[block:]
-                pending, pending_n = ([rest] if len(rest) else []), len(rest)
-                report.samples += len(out)
-                yield out
-        if pending_n:
-            out = np.concatenate(pending)
+        decoder = _Decoder(c, p, rate, channel, report)
+        for out in reblock(decoder.mono(), max(1, block_samples or int(block_s * rate))):
             report.samples += len(out)
             yield out
-    if report.non_finite:
-        report.warnings.append(f"{report.non_finite} non-finite samples (NaN/inf) replaced with silence")
-    if report.stopped_early:
-        report.warnings.append(report.stopped_early)
-    if not decoded_any:
-        raise AudioError(f"{p}: no audio could be decoded; the file may be damaged")
+    decoder.finish()
 
 
 def decode_all(path: str | os.PathLike, **kw) -> tuple[np.ndarray, DecodeReport]:

@@ -46,9 +46,15 @@ def inspect(
     from audiomm.knowledge import spec_for
 
     window = RunOptions(max_chunk_seconds=max_chunk_seconds).window(spec_for(model or ""))
-    opts = VadOptions(threshold=threshold, min_silence_s=min_silence, speech_pad_s=pad)
-    a = analyze(file, window_s=window, use_vad=vad, channel=channel, overlap_s=overlap, vad_options=opts,
-                backend=vad_backend)  # fmt: skip
+    a = analyze(
+        file,
+        window_s=window,
+        use_vad=vad,
+        channel=channel,
+        overlap_s=overlap,
+        vad_options=VadOptions(threshold=threshold, min_silence_s=min_silence, speech_pad_s=pad),
+        backend=vad_backend,
+    )
     if as_json:
         print_json(a.to_dict())
     else:
