@@ -16,8 +16,8 @@ from audiomm.errors import AudiommError
 if TYPE_CHECKING:
     from audiomm.knowledge import ModelSpec
 
-BACKENDS = ("openai", "transformers", "classic")
-TEXT_BACKENDS = ("openai", "transformers")  # what may run the classic pipeline's text LLM
+BACKENDS = ("openai", "ollama", "transformers", "classic")
+TEXT_BACKENDS = ("openai", "ollama", "transformers")  # what may run the classic pipeline's text LLM
 KEY_VARIABLES = ("AUDIOMM_API_KEY", "OPENAI_API_KEY")  # where a key is looked for when none is given
 
 

@@ -11,6 +11,7 @@ from audiomm.config import BackendConfig
 
 FACTORIES: dict[str, str] = {  # backend name -> "module:class", imported only when used
     "openai": "audiomm.backends.openai_backend:OpenAIBackend",
+    "ollama": "audiomm.backends.ollama_backend:OllamaBackend",
     "transformers": "audiomm.backends.transformers_backend:TransformersBackend",
     "classic": "audiomm.backends.classic:ClassicBackend",
 }

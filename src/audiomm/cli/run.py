@@ -23,7 +23,7 @@ def run_cmd(
     ),
     backend: str = typer.Option(
         BC.backend,
-        help="openai (any OpenAI-compatible server), transformers, or classic (Whisper, then --llm).",
+        help="openai (any OpenAI-compatible server), ollama (its native API), transformers, or classic (Whisper, then --llm).",
     ),
     base_url: str | None = typer.Option(
         None, help="Server URL, e.g. http://localhost:8000/v1 (default OPENAI_BASE_URL)."
