@@ -62,7 +62,7 @@ def main() -> None:
 
     import torch
 
-    from audiomm.backends.registry import lookup
+    from audiomm.knowledge import spec_for
     from batching import fixed_length_backend
     from longaudio import write_long
     from tinymodels import qwen2_audio
@@ -80,7 +80,7 @@ def main() -> None:
     gpu = torch.cuda.get_device_name(0) if device == "cuda" else "CPU"
     print(f"model: Qwen2AudioForConditionalGeneration {params / 1e9:.2f}B parameters, random {dtype}, {gpu} "
           f"(built in {time.perf_counter() - t:.0f} s)")  # fmt: skip
-    spec = lookup("Qwen/Qwen2-Audio-7B-Instruct")
+    spec = spec_for("Qwen/Qwen2-Audio-7B-Instruct")
     with tempfile.TemporaryDirectory() as tmp:
         path = write_long(Path(tmp) / "hour.m4a", args.minutes * 60)
         seconds = args.minutes * 60

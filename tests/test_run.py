@@ -81,7 +81,7 @@ def test_length_is_retried_then_flagged(tmp_path):
 
 def test_summary_reduces_hierarchically(minutes):
     from audiomm.api import make_backend
-    from audiomm.backends.registry import lookup
+    from audiomm.knowledge import spec_for
     from audiomm.tasks import presets
     from audiomm.tasks.longform import RunOptions, run
 
@@ -91,7 +91,7 @@ def test_summary_reduces_hierarchically(minutes):
             minutes,
             presets.get("meeting-summary"),
             b,
-            lookup(MODEL),
+            spec_for(MODEL),
             RunOptions(cache=False, reduce_budget_chars=200),
         )
     assert len(srv.state.text_requests) > 2  # several groups, then a reduce of the reduces

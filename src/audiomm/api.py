@@ -8,8 +8,8 @@ from pathlib import Path
 
 from audiomm.audio.decode import probe
 from audiomm.backends.base import Backend, GenerationSettings
-from audiomm.backends.registry import ModelSpec, lookup
 from audiomm.errors import AudiommError
+from audiomm.knowledge import ModelSpec, spec_for
 from audiomm.tasks import presets as presets_mod
 from audiomm.tasks.longform import ChunkResult, RunOptions, RunResult, log_run
 from audiomm.tasks.longform import run as run_longform
@@ -64,10 +64,10 @@ def model_spec(model: str, b: Backend | None = None) -> ModelSpec:
     its processor's own audio limit (if shorter) becomes the window."""
     if getattr(b, "name", None) == "classic":
         return classic_spec(b)
-    spec = lookup(model)
+    spec = spec_for(model)
     model_type = getattr(b, "model_type", None)
     if not spec.known and model_type:
-        spec = lookup(model, model_type)
+        spec = spec_for(model, model_type=model_type)
     limit = getattr(b, "max_audio_s", None)
     if limit and limit < spec.window_s:
         spec = replace(
@@ -80,7 +80,7 @@ def classic_spec(b) -> ModelSpec:
     """Whisper + a text LLM: 30 s chunks by default (one Whisper window each), up to 600 s."""
     from audiomm.backends.classic import MAX_WINDOW_S, PIECE_S, WINDOW_S
 
-    llm = model_spec(b.llm.model, b.llm) if b.llm is not None else lookup("")
+    llm = model_spec(b.llm.model, b.llm) if b.llm is not None else spec_for("")
     return ModelSpec(
         family="classic", window_s=MAX_WINDOW_S, audio_tokens_per_s=0, system_prompt=llm.system_prompt,
         max_new_tokens=llm.max_new_tokens, context_tokens=llm.context_tokens, quirks="",
@@ -150,7 +150,8 @@ def run(
     elif isinstance(backend, str):
         if not model:
             raise AudiommError("no model: pass --model")
-        _check_window(max_chunk_seconds, lookup(model))  # before any model is loaded (that can take minutes):
+        # before any model is loaded (that can take minutes):
+        _check_window(max_chunk_seconds, spec_for(model))
     probe(file)  # a missing or unreadable recording is one line now, not after the load
     conn = {"base_url": base_url, "api_key": api_key, "timeout": timeout, "retries": retries, "device": device,
             "dtype": dtype, "trust_remote_code": trust_remote_code, "quantize": quantize, "batch_size": batch_size}  # fmt: skip

@@ -298,9 +298,7 @@ def catalog_snapshots(db: Path | None = DbOpt):
     b = bundled_snapshot()
     t.add_row("bundled", b.taken_at[:10], b.source, str(len(b.records)), "yes")
     for r in rows:
-        t.add_row(
-            str(r["id"]), r["taken_at"], r["source"], str(r["records"]), "yes" if r["complete"] else "no"
-        )
+        t.add_row(str(r.id), r.taken_at, r.source, str(r.records), "yes" if r.complete else "no")
     out.print(t)
 
 
@@ -391,7 +389,7 @@ def catalog_pages(
             old = store.resolve(against)
     elif isinstance(snap.id, int):  # a stored crawl: compare with the one before it
         with _store(db) as store:
-            older = [r["id"] for r in store.list() if r["id"] < snap.id]
+            older = [r.id for r in store.list() if r.id < snap.id]
             old = store.load(max(older)) if older else None
     if old is not None:
         d = diff(from_snapshot(old), cat, old.label, snap.label)

@@ -12,8 +12,9 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from audiomm.catalog.enrich import ModelRecord, _b, _hint, rules
+from audiomm.catalog.enrich import ModelRecord, billions, mentions_any
 from audiomm.catalog.facts import Facts
+from audiomm.knowledge import architectures
 
 # Suffixes that mark a copy of another repo: format conversions, quantizations, precisions.
 _SUFFIXES = [
@@ -76,7 +77,7 @@ class Family:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["params_total_b"] = _b(self.params_total)
+        d["params_total_b"] = billions(self.params_total)
         d["member_count"] = len(self.members)
         return d
 
@@ -87,8 +88,8 @@ def _is_audio_llm(ref: str, by_id: dict[str, ModelRecord], facts: Facts) -> bool
         return rec.audio_input and not rec.excluded
     mt = facts.value(ref, "model_type")
     if mt:
-        return mt in rules()["audio_llm_model_types"]
-    return _hint(ref.split("/")[-1], rules()["audio_llm_name_hints"])
+        return mt in architectures().audio_llm_model_types
+    return mentions_any(ref.split("/")[-1], architectures().audio_llm_name_hints)
 
 
 def _compatible(a: ModelRecord, b: ModelRecord | None, tolerance: float) -> bool:
@@ -315,7 +316,7 @@ def _inherit_params(m: ModelRecord, head: ModelRecord | None, ptotal: int | None
     """Copies take their size from the family: quantized/packed weights undercount parameters."""
     if m is head or ptotal is None:
         return
-    composite_without_parts = m.model_type in rules()["composite_model_types"] and not m.components
+    composite_without_parts = m.model_type in architectures().composite_model_types and not m.components
     packed = m.quantization not in (None, "gguf") or m.format == "onnx"
     if (
         m.params_total is None

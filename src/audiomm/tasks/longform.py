@@ -22,7 +22,7 @@ from audiomm.audio.analyze import Analysis, analyze
 from audiomm.audio.chunking import Chunk, Coverage, check_chunk
 from audiomm.audio.decode import DEFAULT_RATE, stream_audio
 from audiomm.backends.base import Backend, GenerationSettings, Request, Response
-from audiomm.backends.registry import ModelSpec
+from audiomm.knowledge import ModelSpec
 from audiomm.paths import atomic_write_text, data_dir
 from audiomm.tasks.presets import Preset
 
