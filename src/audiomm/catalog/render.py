@@ -121,11 +121,7 @@ def family_page(cat: Catalog, f: Family, snap: Snapshot) -> FamilyPage:
         links=_links(s),
         summary=_summary(f, bf16),
         facts=_facts(s),
-        memory_intro=(
-            f"Estimated by `audiomm size {f.family}`: weights + 16-bit audio encoder + KV cache for one "
-            f"{s.spec.window_s:g} s window with a {sizing.PROMPT_TOKENS}-token prompt and the default output length + runtime "
-            "overhead."
-        ),
+        memory_intro=_memory_intro(f, s.spec),
         memory=memory,
         memory_notes=[md_escape(n) for n in mem_notes],
         repos_intro=_repos_intro(f),
@@ -136,6 +132,14 @@ def family_page(cat: Catalog, f: Family, snap: Snapshot) -> FamilyPage:
         sources=_sources(s, snap),
         snapshot=snap.taken_at[:10],
         bf16_total_gb=bf16,
+    )
+
+
+def _memory_intro(f: Family, spec: ModelSpec) -> str:
+    return (
+        f"Estimated by `audiomm size {f.family}`: weights + 16-bit audio encoder + KV cache for one "
+        f"{spec.window_s:g} s window with a {sizing.PROMPT_TOKENS}-token prompt and the default output length "
+        "+ runtime overhead."
     )
 
 

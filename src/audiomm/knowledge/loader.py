@@ -26,7 +26,7 @@ RUNTIME_KEYS = (
     "context_tokens",
     "quirks",
 )
-# What the catalog pages and the sizing read.
+# What the model pages and the sizing read; ``note`` is the default's word on an unknown model.
 CARD_KEYS = (
     *("decoder", "encoder", "developer", "paper", "code", "released", "max_audio_s", "architecture"),
     *("transformers", "vllm", "llama_cpp", "limits", "note"),
@@ -133,7 +133,7 @@ class Encoder:
 
 @dataclass(frozen=True)
 class Architectures:
-    """Architecture, model-type and name lists for the audio-input decision (catalog/enrich.py)."""
+    """Architecture, model-type and name lists: does a repo take audio, is it a composite (the catalog)."""
 
     audio_llm_architectures: tuple[str, ...]
     audio_llm_model_types: tuple[str, ...]
