@@ -81,7 +81,7 @@ def test_exception_mid_write_leaves_previous_intact(tmp_path):
 
     with pytest.raises(RuntimeError):
         save(store, Records([rec(2), rec(3)]), "2026-02-01T00:00:00+00:00")
-    assert [s["id"] for s in store.list()] == [1]
+    assert [s.id for s in store.list()] == [1]
     assert store.conn.execute("SELECT COUNT(*) FROM raw_records").fetchone()[0] == 1
 
 

@@ -13,15 +13,11 @@ figure a documented fallback is used and the estimate says so in ``notes``.
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import asdict, dataclass, field
-from functools import cache
-from importlib import resources
 from typing import Any
 
-from audiomm.backends.registry import lookup_first
 from audiomm.errors import AudiommError
+from audiomm.knowledge import ModelSpec, Shape, decoder, decoders, encoder, find, spec_for
 
 GB = 1e9
 PROMPT_TOKENS = 256  # system prompt + instruction + chat template, a generous typical figure
@@ -42,25 +38,41 @@ class Quant:
 
 
 _LLAMA_CPP = "llama.cpp tools/quantize README (bits per weight measured on Llama 2 7B)"
+_GROUP_128 = "4 bits + an fp16 scale and 4-bit zero per group of 128"
+_INT8 = "1 byte per parameter; outliers kept in 16-bit are not counted"
+_NF4 = "4 bits + absmax per 64 weights, double-quantized (~0.13 bit)"
+
+
+def _gpu(name: str, bits: float, runtime: str, source: str) -> Quant:
+    """A GPU-only quantization that keeps embeddings and LM head at 16-bit."""
+    return Quant(name, bits, runtime, True, True, source)
+
+
+def _gguf(name: str, bits: float) -> Quant:
+    return Quant(name, bits, "llama.cpp (GGUF)", False, False, _LLAMA_CPP)
+
+
 QUANTS: dict[str, Quant] = {
     q.name: q
     for q in (
         Quant("bf16", 16, "transformers / vLLM", False, False, "2 bytes per parameter"),
-        Quant("fp8", 8, "vLLM / transformers (fp8 kernels)", True, True, "1 byte per parameter + per-channel scales"),
-        Quant("int8", 8, "transformers + bitsandbytes (LLM.int8)", True, True, "1 byte per parameter; outliers kept in 16-bit are not counted"),
-        Quant("gptq-4bit", 4.25, "vLLM / transformers (GPTQ)", True, True, "4 bits + an fp16 scale and 4-bit zero per group of 128"),
-        Quant("awq-4bit", 4.25, "vLLM / transformers (AWQ)", True, True, "4 bits + an fp16 scale and 4-bit zero per group of 128"),
-        Quant("nf4", 4.13, "transformers + bitsandbytes (4-bit NF4)", True, True, "4 bits + absmax per 64 weights, double-quantized (~0.13 bit)"),
-        Quant("Q8_0", 8.50, "llama.cpp (GGUF)", False, False, _LLAMA_CPP),
-        Quant("Q6_K", 6.56, "llama.cpp (GGUF)", False, False, _LLAMA_CPP),
-        Quant("Q5_K_M", 5.68, "llama.cpp (GGUF)", False, False, _LLAMA_CPP),
-        Quant("Q4_K_M", 4.84, "llama.cpp (GGUF)", False, False, _LLAMA_CPP),
-        Quant("Q3_K_M", 3.91, "llama.cpp (GGUF)", False, False, _LLAMA_CPP),
-        Quant("Q2_K", 3.35, "llama.cpp (GGUF)", False, False, _LLAMA_CPP),
+        _gpu("fp8", 8, "vLLM / transformers (fp8 kernels)", "1 byte per parameter + per-channel scales"),
+        _gpu("int8", 8, "transformers + bitsandbytes (LLM.int8)", _INT8),
+        _gpu("gptq-4bit", 4.25, "vLLM / transformers (GPTQ)", _GROUP_128),
+        _gpu("awq-4bit", 4.25, "vLLM / transformers (AWQ)", _GROUP_128),
+        _gpu("nf4", 4.13, "transformers + bitsandbytes (4-bit NF4)", _NF4),
+        _gguf("Q8_0", 8.50),
+        _gguf("Q6_K", 6.56),
+        _gguf("Q5_K_M", 5.68),
+        _gguf("Q4_K_M", 4.84),
+        _gguf("Q3_K_M", 3.91),
+        _gguf("Q2_K", 3.35),
     )
-}  # fmt: skip
-ALIASES = {"fp16": "bf16", "f16": "bf16", "16bit": "bf16", "8bit": "int8", "4bit": "nf4", "bnb-4bit": "nf4",
-           "gptq": "gptq-4bit", "awq": "awq-4bit", "q8": "Q8_0", "q4": "Q4_K_M"}  # fmt: skip
+}
+ALIASES = {
+    **{"fp16": "bf16", "f16": "bf16", "16bit": "bf16", "8bit": "int8", "4bit": "nf4", "bnb-4bit": "nf4"},
+    **{"gptq": "gptq-4bit", "awq": "awq-4bit", "q8": "Q8_0", "q4": "Q4_K_M"},
+}
 GGUF_QUANTS = [q for q in QUANTS if q.startswith("Q")]
 
 
@@ -72,52 +84,9 @@ def quant(name: str) -> Quant:
     raise AudiommError(f"unknown quantization {name!r}; choose one of {', '.join(QUANTS)}")
 
 
-# --------------------------------------------------------------------------- curated facts
-
-
-@cache
-def profiles() -> dict[str, Any]:
-    text = resources.files("audiomm.catalog").joinpath("data/profiles.json").read_text(encoding="utf-8")
-    return json.loads(text)
-
-
-def profile_for(family: str) -> dict[str, Any] | None:
-    for entry in profiles()["families"]:
-        if re.search(entry["match"], family.lower()):
-            return entry
-    return None
-
-
-@dataclass(frozen=True)
-class Shape:
-    name: str
-    layers: int
-    kv_heads: int
-    head_dim: int
-    hidden: int
-    vocab: int
-    tied: bool
-    params: float
-    source: str
-
-    def kv_bytes_per_token(self) -> int:
-        return 2 * self.layers * self.kv_heads * self.head_dim * KV_BYTES
-
-    def embedding_params(self) -> float:
-        return self.vocab * self.hidden * (1 if self.tied else 2)
-
-
-def _shape(name: str) -> Shape:
-    d = profiles()["text_models"][name]
-    return Shape(name, d["layers"], d["kv_heads"], d["head_dim"], d["hidden"], d["vocab"], d["tied"], d["params"],
-                 d["source"])  # fmt: skip
-
-
 def nearest_shape(params: float) -> Shape:
     """The curated decoder closest in size (the fallback when a family's decoder is not known)."""
-    names = profiles()["text_models"]
-    best = min(names, key=lambda n: abs(names[n]["params"] - params) / names[n]["params"])
-    return _shape(best)
+    return min(decoders(), key=lambda s: abs(s.params - params) / s.params)
 
 
 # --------------------------------------------------------------------------- the estimate
@@ -170,6 +139,24 @@ class Estimate:
         return d
 
 
+@dataclass(frozen=True)
+class _Parts:
+    """What the knowledge base says about a model, sized: its spec, decoder shape and audio encoder."""
+
+    spec: ModelSpec
+    params_total: float
+    shape: Shape
+    shape_how: str
+    shape_curated: bool  # False: a stand-in of similar size
+    enc_params: float
+    enc_source: str
+    notes: tuple[str, ...]
+
+    @property
+    def text_params(self) -> float:
+        return self.params_total - self.enc_params
+
+
 def estimate(
     model: str,
     family: str,
@@ -182,20 +169,37 @@ def estimate(
     gguf_file_bytes: float | None = None,
     mmproj_bytes: float | None = None,
 ) -> Estimate:
-    """The memory a model needs at quantization ``q`` for one ``window_s`` of audio per request."""
+    """The memory a model needs at quantization ``q`` for one ``window_s`` of audio per request.
+
+    ``gguf_file_bytes`` and ``mmproj_bytes``, when known, replace the computed weights with real file sizes.
+    """
+    parts = _parts(model, family, params_total)
+    window = window_s if window_s is not None else parts.spec.window_s
+    dev = device or ("gpu" if q.gpu_only or not q.runtime.startswith("llama.cpp") else "cpu")
+    terms = [_decoder_term(parts, q, gguf_file_bytes)]
+    if parts.enc_params:
+        terms.append(_encoder_term(parts, mmproj_bytes))
+    kv, tokens = _kv_term(parts, window, batch)
+    terms += [kv, _overhead_term(sum(t.bytes for t in terms), dev)]
+    notes = [*parts.notes, *([parts.spec.note] if parts.spec.note else [])]
+    return Estimate(
+        model, family, parts.params_total, q.name, q.runtime, dev, window, batch, tokens, terms, notes
+    )
+
+
+def _parts(model: str, family: str, params_total: float | None) -> _Parts:
+    """The decoder shape (curated, else the nearest curated size) and encoder, each noted where guessed."""
+    entry = find(model, family)
+    dec = entry.get("decoder") if entry else None
+    enc = entry.get("encoder") if entry else None
     notes: list[str] = []
-    prof = profile_for(family) or {}
-    spec = lookup_first(model, family)
-    window = window_s if window_s is not None else spec.window_s
     if params_total is None:
-        text_name = prof.get("text")
-        if not text_name:
+        if not dec:
             raise AudiommError(f"{model}: the catalog has no parameter count for it; cannot size it")
-        params_total = _shape(text_name).params
+        params_total = decoder(str(dec)).params
         notes.append("no parameter count in the catalog: the decoder's curated size is used")
-    # the decoder shape: curated for the family, else the nearest curated decoder by size
-    if prof.get("text"):
-        shape = _shape(prof["text"])
+    if dec:
+        shape = decoder(str(dec))
         shape_how = f"{shape.name} ({shape.source})"
     else:
         shape = nearest_shape(params_total)
@@ -203,67 +207,56 @@ def estimate(
         notes.append(
             f"decoder shape unknown for {family}: KV cache estimated with {shape.name}'s layers and KV heads"
         )
-    # the audio encoder
-    enc_name = prof.get("audio")
-    if enc_name:
-        enc = profiles()["audio_encoders"][enc_name]
-        enc_params, enc_source = float(enc["params"]), f"{enc_name}: {enc['source']}"
+    if enc:
+        e = encoder(str(enc))
+        enc_params, enc_source = float(e.params), f"{e.name}: {e.source}"
     else:
         enc_params, enc_source = 0.0, "unknown"
         notes.append("audio encoder size unknown: counted inside the decoder weights at the chosen precision")
     enc_params = min(enc_params, params_total * 0.5)
-    text_params = params_total - enc_params
-    dev = device or ("gpu" if q.gpu_only else ("cpu" if q.runtime.startswith("llama.cpp") else "gpu"))
-    terms: list[Term] = []
-    # 1. decoder weights
+    spec = spec_for(model, family)
+    return _Parts(spec, params_total, shape, shape_how, bool(dec), enc_params, enc_source, tuple(notes))
+
+
+def _decoder_term(parts: _Parts, q: Quant, gguf_file_bytes: float | None) -> Term:
     if gguf_file_bytes:
-        terms.append(
-            Term("decoder weights", gguf_file_bytes, f"GGUF file size ({q.name})", "the repo's file tree")
-        )
-    else:
-        w = text_params * q.bits / 8
-        how = f"{text_params / 1e9:.2f} B params x {q.bits:g} bits"
-        if q.keeps_embeddings_16bit and prof.get("text"):
-            emb = min(shape.embedding_params(), text_params)
-            w += emb * (16 - q.bits) / 8
-            how += f"; {emb / 1e9:.2f} B embedding/LM-head params kept at 16-bit"
-        terms.append(Term("decoder weights", w, how, q.source))
-    # 2. audio encoder, 16-bit
-    if enc_params:
-        if mmproj_bytes:
-            terms.append(Term("audio encoder", mmproj_bytes, "GGUF mmproj file size", "the repo's file tree"))
-        else:
-            terms.append(
-                Term(
-                    "audio encoder", enc_params * 2, f"{enc_params / 1e9:.2f} B params x 16 bits", enc_source
-                )
-            )
-    # 3. KV cache for one window per request
+        return Term("decoder weights", gguf_file_bytes, f"GGUF file size ({q.name})", "the repo's file tree")
+    text = parts.text_params
+    w = text * q.bits / 8
+    how = f"{text / 1e9:.2f} B params x {q.bits:g} bits"
+    if q.keeps_embeddings_16bit and parts.shape_curated:
+        emb = min(parts.shape.embedding_params(), text)
+        w += emb * (16 - q.bits) / 8
+        how += f"; {emb / 1e9:.2f} B embedding/LM-head params kept at 16-bit"
+    return Term("decoder weights", w, how, q.source)
+
+
+def _encoder_term(parts: _Parts, mmproj_bytes: float | None) -> Term:
+    """The audio encoder, kept at 16-bit by every runtime."""
+    if mmproj_bytes:
+        return Term("audio encoder", mmproj_bytes, "GGUF mmproj file size", "the repo's file tree")
+    how = f"{parts.enc_params / 1e9:.2f} B params x 16 bits"
+    return Term("audio encoder", parts.enc_params * 2, how, parts.enc_source)
+
+
+def _kv_term(parts: _Parts, window: float, batch: int) -> tuple[Term, int]:
+    """The KV cache for one window per request, and the tokens of one request."""
+    spec, shape = parts.spec, parts.shape
     audio_tokens = round(window * spec.audio_tokens_per_s)
     tokens = PROMPT_TOKENS + audio_tokens + spec.max_new_tokens
-    kv = shape.kv_bytes_per_token() * tokens * batch
-    terms.append(
-        Term(
-            "KV cache",
-            kv,
-            f"{batch} x ({PROMPT_TOKENS} prompt + {audio_tokens} audio ({window:g} s x {spec.audio_tokens_per_s:g}/s) + "
-            f"{spec.max_new_tokens} output tokens) x 2 x {shape.layers} layers x {shape.kv_heads} KV heads x "
-            f"{shape.head_dim} head dim x 2 bytes",
-            shape_how,
-        )
-    )  # fmt: skip
-    # 4. runtime overhead
-    weights = sum(t.bytes for t in terms if t.name != "KV cache")
+    kv = shape.kv_bytes_per_token(KV_BYTES) * tokens * batch
+    audio = f"{audio_tokens} audio ({window:g} s x {spec.audio_tokens_per_s:g}/s)"
+    per_token = f"2 x {shape.layers} layers x {shape.kv_heads} KV heads x {shape.head_dim} head dim x 2 bytes"
+    how = f"{batch} x ({PROMPT_TOKENS} prompt + {audio} + {spec.max_new_tokens} output tokens) x {per_token}"
+    return Term("KV cache", kv, how, parts.shape_how), tokens
+
+
+def _overhead_term(weights: float, dev: str) -> Term:
     base = OVERHEAD_GPU if dev == "gpu" else OVERHEAD_CPU
-    terms.append(
-        Term("runtime overhead", base + OVERHEAD_FRACTION * weights,
-             f"{base / GB:.1f} GB ({'CUDA context + activations of one window' if dev == 'gpu' else 'runtime + activations'})"
-             f" + {OVERHEAD_FRACTION:.0%} of the weights",
-             "audiomm rule of thumb (documented fallback; measure your runtime for a tight fit)")
-    )  # fmt: skip
-    if spec.note:
-        notes.append(spec.note)
-    return Estimate(model, family, params_total, q.name, q.runtime, dev, window, batch, tokens, terms, notes)
+    what = "CUDA context + activations of one window" if dev == "gpu" else "runtime + activations"
+    how = f"{base / GB:.1f} GB ({what}) + {OVERHEAD_FRACTION:.0%} of the weights"
+    source = "audiomm rule of thumb (documented fallback; measure your runtime for a tight fit)"
+    return Term("runtime overhead", base + OVERHEAD_FRACTION * weights, how, source)
 
 
 def gguf_sizes(cat, f, q: Quant) -> dict[str, float]:
@@ -303,6 +296,20 @@ class Fit:
     total_gb: float
     runtime: str
 
+    @classmethod
+    def of(cls, f, e: Estimate) -> Fit:
+        """Family ``f`` at the precision and device of estimate ``e``."""
+        return cls(
+            family=f.family,
+            canonical_id=f.canonical_id,
+            downloads=f.downloads_total,
+            params_b=round(f.params_total / 1e9, 2),
+            quant=e.quant,
+            device=e.device,
+            total_gb=round(e.total_gb, 2),
+            runtime=e.runtime,
+        )
+
 
 def options(f) -> list[Quant]:
     """Quantizations a family can run at, best precision first: what its repos ship, plus bitsandbytes
@@ -327,26 +334,21 @@ def options(f) -> list[Quant]:
 
 def fits(cat, vram_gb: float | None, ram_gb: float | None, window_s: float | None = None) -> list[Fit]:
     """Families that fit, best first (downloads, then size), each at the best precision that fits."""
-    out: list[Fit] = []
-    for f in cat.families:
-        if not f.params_total:
-            continue
-        best: Fit | None = None
-        for dev, cap in (("gpu", vram_gb), ("cpu", ram_gb)):  # a GPU at any precision before the CPU
-            for q in options(f):
-                if cap is None or (dev == "cpu" and q.gpu_only):
-                    continue
-                e = estimate_family(cat, f, q, window_s=window_s, device=dev)
-                if e.total_gb <= cap:
-                    best = Fit(f.family, f.canonical_id, f.downloads_total, round(f.params_total / 1e9, 2), q.name,
-                               dev, round(e.total_gb, 2), q.runtime)  # fmt: skip
-                    break
-            if best:
-                break
-        if best:
-            out.append(best)
+    out = [b for f in cat.families if f.params_total and (b := _best_fit(cat, f, vram_gb, ram_gb, window_s))]
     out.sort(key=lambda x: (-x.downloads, -(x.params_b or 0)))
     return out
+
+
+def _best_fit(cat, f, vram_gb: float | None, ram_gb: float | None, window_s: float | None) -> Fit | None:
+    """A GPU at any precision before the CPU; on each, the best precision that fits."""
+    for dev, cap in (("gpu", vram_gb), ("cpu", ram_gb)):
+        for q in options(f):
+            if cap is None or (dev == "cpu" and q.gpu_only):
+                continue
+            e = estimate_family(cat, f, q, window_s=window_s, device=dev)
+            if e.total_gb <= cap:
+                return Fit.of(f, e)
+    return None
 
 
 def this_machine() -> tuple[float | None, float | None, str]:

@@ -6,21 +6,13 @@ Family-dependent facts (role, params inherited from a base model) are filled in 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass, replace
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from audiomm.catalog.facts import Facts
 from audiomm.catalog.records import FileEntry, RawModel, RepoId
-
-
-@cache
-def rules() -> dict[str, Any]:
-    text = resources.files("audiomm.catalog").joinpath("data/architectures.json").read_text(encoding="utf-8")
-    return json.loads(text)
+from audiomm.knowledge import architectures
 
 
 @dataclass
@@ -77,13 +69,14 @@ class ModelRecord(RepoId):
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["params_total_b"] = _b(self.params_total)
-        d["params_repo_b"] = _b(self.params_repo)
+        d["params_total_b"] = billions(self.params_total)
+        d["params_repo_b"] = billions(self.params_repo)
         d["storage_gb"] = round(self.storage_bytes / 1e9, 2) if self.storage_bytes is not None else None
         return d
 
 
-def _b(n: int | None) -> float | None:
+def billions(n: int | None) -> float | None:
+    """A parameter count in billions, to 3 decimals (None stays None)."""
     return round(n / 1e9, 3) if n is not None else None
 
 
@@ -163,68 +156,81 @@ def quant_files(rm: RawModel) -> list[QuantFile]:
 # --------------------------------------------------------------------------- audio input and exclusion
 
 
-def _hint(text: str, words: list[str]) -> bool:
+def mentions_any(text: str, words: tuple[str, ...]) -> bool:
+    """Whether the lower-cased ``text`` contains any of ``words``."""
     t = text.lower()
     return any(w in t for w in words)
 
 
-def classify_audio(rm: RawModel, facts: Facts, storage_bytes: int | None) -> tuple[bool, str, str]:
+Verdict = tuple[bool, str, str]  # audio_input, reason, exclude_reason ("" for catalogued models)
+_WEIGHT_FILES = (".safetensors", ".bin", ".gguf", ".onnx", ".pt", ".h5", ".ckpt", ".npz", ".pth")
+_AUDIO_CONFIG_KEYS = ("audio_config", "audio_token_index", "audio_token_id", "speech_config")
+
+
+def classify_audio(rm: RawModel, facts: Facts, storage_bytes: int | None) -> Verdict:
     """Return (audio_input, reason, exclude_reason). ``exclude_reason`` is "" for catalogued models."""
-    r = rules()
-    arch = rm.architectures[0] if rm.architectures else None
-    mt = rm.model_type or ""
-    tags = {t.lower() for t in rm.tags}
-    bases = rm.base_models
     curated = facts.get(rm.id, "audio_input")
     if curated is not None:
         ok = bool(curated.value.get("value"))
         reason = f"{curated.value.get('reason', '')} (source: {curated.source})"
         return ok, reason, "" if ok else f"not an audio-input model: {reason}"
-    has_weights = (
+    return _not_audio_by_kind(rm, storage_bytes) or _by_audio_evidence(rm)
+
+
+def _has_weights(rm: RawModel) -> bool:
+    return (
         bool(rm.params)
         or bool(rm.gguf)
-        or any(
-            f.name.lower().endswith(
-                (".safetensors", ".bin", ".gguf", ".onnx", ".pt", ".h5", ".ckpt", ".npz", ".pth")
-            )
-            for f in rm.files or []
-        )
+        or any(f.name.lower().endswith(_WEIGHT_FILES) for f in rm.files or [])
     )
-    if not has_weights and (storage_bytes is not None and storage_bytes < 5_000_000):
+
+
+def _not_audio_by_kind(rm: RawModel, storage_bytes: int | None) -> Verdict | None:
+    """Repos that take no prompt or no audio whatever their tags say: empty, ASR, translation, text, images."""
+    r = architectures()
+    arch = rm.architectures[0] if rm.architectures else None
+    mt = rm.model_type or ""
+    if not _has_weights(rm) and (storage_bytes is not None and storage_bytes < 5_000_000):
         return False, "no weights", f"empty repository: no weights ({storage_bytes / 1e9:.2f} GB stored)"
-    if arch in r["asr_architectures"] or mt in r["asr_model_types"]:
+    if arch in r.asr_architectures or mt in r.asr_model_types:
         return (
             False,
             f"speech recognition ({arch or mt})",
             f"plain ASR model ({arch or mt}): takes no text prompt",
         )
-    asr_bases = [b.id for b in bases if _hint(b.id.split("/")[-1], r["asr_base_names"])]
-    if asr_bases and not _hint(rm.name, r["audio_llm_name_hints"]):
+    asr_bases = [b.id for b in rm.base_models if mentions_any(b.id.split("/")[-1], r.asr_base_names)]
+    if asr_bases and not mentions_any(rm.name, r.audio_llm_name_hints):
         return False, "speech recognition", f"plain ASR fine-tune of {asr_bases[0]}: takes no text prompt"
-    if re.search(r"(?i)(?:^|[-_])asr$|asr$", rm.name) and arch not in r["audio_llm_architectures"]:
+    if re.search(r"(?i)(?:^|[-_])asr$|asr$", rm.name) and arch not in r.audio_llm_architectures:
         return False, "speech recognition", "plain ASR model (by name): takes no text prompt"
-    if arch in r["translation_architectures"]:
+    if arch in r.translation_architectures:
         return False, f"translation ({arch})", f"translation model ({arch}): text to text, takes no audio"
-    if arch and any(arch.startswith(p) for p in r["text_only_encoder_prefixes"]):
+    if arch and any(arch.startswith(p) for p in r.text_only_encoder_prefixes):
         return False, f"text-only ({arch})", f"text-only model ({arch}): takes no audio"
-    if "image-classification" in tags and arch not in r["audio_llm_architectures"]:
+    if "image-classification" in {t.lower() for t in rm.tags} and arch not in r.audio_llm_architectures:
         return False, "image model", "image model (image-classification): takes no audio"
-    audio_arch = arch in r["audio_llm_architectures"] or mt in r["audio_llm_model_types"]
+    return None
+
+
+def _by_audio_evidence(rm: RawModel) -> Verdict:
+    """An audio architecture, or audio in the tags, name, base models or config; else no audio."""
+    r = architectures()
+    arch = rm.architectures[0] if rm.architectures else None
+    mt = rm.model_type or ""
+    bases = rm.base_models
+    audio_arch = arch in r.audio_llm_architectures or mt in r.audio_llm_model_types
     evidence = (
         audio_arch
-        or bool(tags & set(r["audio_evidence_tags"]))
-        or _hint(rm.name, r["audio_llm_name_hints"])
-        or any(_hint(b.id, r["audio_llm_name_hints"] + r["audio_encoder_name_hints"]) for b in bases)
-        or any(
-            k in rm.config for k in ("audio_config", "audio_token_index", "audio_token_id", "speech_config")
-        )
+        or bool({t.lower() for t in rm.tags} & set(r.audio_evidence_tags))
+        or mentions_any(rm.name, r.audio_llm_name_hints)
+        or any(mentions_any(b.id, r.audio_llm_name_hints + r.audio_encoder_name_hints) for b in bases)
+        or any(k in rm.config for k in _AUDIO_CONFIG_KEYS)
     )
-    if arch in r["text_only_llm_architectures"] and not evidence:
+    if arch in r.text_only_llm_architectures and not evidence:
         return False, f"text-only ({arch})", f"text-only LLM ({arch}) with no audio encoder"
     derived = [b for b in bases if b.relation in ("quantized", "base")]
     if derived and not evidence and not arch:
-        b = derived[0]
-        return False, "no audio", f"{b.relation} copy of {b.id}, which takes no audio"
+        return False, "no audio", f"{derived[0].relation} copy of {derived[0].id}, which takes no audio"
     finetuned = [b for b in bases if b.relation in ("finetune", "adapter", "merge")]
     if finetuned and not evidence and not arch and not rm.params:
         b = finetuned[0]
@@ -254,10 +260,10 @@ def _component(role: str, cid: str, facts: Facts) -> Component:
 
 def components_of(rm: RawModel, facts: Facts) -> list[Component]:
     """Components loaded from other repos (composite models such as Ultravox)."""
-    r = rules()
+    r = architectures()
     text_id = facts.value(rm.id, "text_model_id") or rm.config.get("text_model_id")
     audio_id = facts.value(rm.id, "audio_model_id") or rm.config.get("audio_model_id")
-    if rm.model_type in r["composite_model_types"] and not text_id:
+    if rm.model_type in r.composite_model_types and not text_id:
         # A composite's card often names its language model as the base it fine-tuned.
         llm = [b.id for b in rm.base_models if b.relation in ("finetune", "base")]
         text_id = llm[0] if llm else None

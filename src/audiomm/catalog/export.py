@@ -16,6 +16,7 @@ from audiomm.catalog.process import Catalog
 from audiomm.catalog.records import RawModel
 from audiomm.catalog.snapshots import Snapshot
 from audiomm.paths import atomic_write_text
+from audiomm.rendering import md_escape
 
 MODEL_COLUMNS = [
     "id",
@@ -112,11 +113,6 @@ def family_rows(cat: Catalog) -> list[dict[str, Any]]:
 
 def raw_rows(raw: list[RawModel]) -> list[dict[str, Any]]:
     return [r.to_dict() for r in raw]
-
-
-def md_escape(text: Any) -> str:
-    s = "" if text is None else str(text)
-    return s.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
 
 
 def fmt_params(b: float | None) -> str:

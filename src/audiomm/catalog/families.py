@@ -12,8 +12,9 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from audiomm.catalog.enrich import ModelRecord, _b, _hint, rules
+from audiomm.catalog.enrich import ModelRecord, billions, mentions_any
 from audiomm.catalog.facts import Facts
+from audiomm.knowledge import architectures
 
 # Suffixes that mark a copy of another repo: format conversions, quantizations, precisions.
 _SUFFIXES = [
@@ -76,7 +77,7 @@ class Family:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["params_total_b"] = _b(self.params_total)
+        d["params_total_b"] = billions(self.params_total)
         d["member_count"] = len(self.members)
         return d
 
@@ -87,8 +88,8 @@ def _is_audio_llm(ref: str, by_id: dict[str, ModelRecord], facts: Facts) -> bool
         return rec.audio_input and not rec.excluded
     mt = facts.value(ref, "model_type")
     if mt:
-        return mt in rules()["audio_llm_model_types"]
-    return _hint(ref.split("/")[-1], rules()["audio_llm_name_hints"])
+        return mt in architectures().audio_llm_model_types
+    return mentions_any(ref.split("/")[-1], architectures().audio_llm_name_hints)
 
 
 def _compatible(a: ModelRecord, b: ModelRecord | None, tolerance: float) -> bool:
@@ -121,45 +122,64 @@ def _role(r: ModelRecord, target: ModelRecord | None, stripped: list[str]) -> st
     return "mirror"
 
 
-def assign_families(records: list[ModelRecord], facts: Facts) -> list[Family]:
-    by_id = {r.id.lower(): r for r in records}
-    keys = {r.id.lower(): name_key(r.name) for r in records}
+@dataclass
+class _Index:
+    """The records by lower-cased id, their stripped names, and the repos each exact name belongs to."""
 
-    # Exact names: catalogued repos and external repos named by base_model tags.
-    exact: dict[str, list[str]] = defaultdict(list)
-    external: dict[str, str] = {}
-    for r in records:
-        exact[r.name.lower()].append(r.id)
-        for ref in r.base_models:
-            ext = ref.split(":", 1)[1]
-            if ext.lower() not in by_id:
-                external.setdefault(ext.lower(), ext)
-    for ext in external.values():
-        if ext not in exact[ext.split("/")[1].lower()]:
-            exact[ext.split("/")[1].lower()].append(ext)
+    records: list[ModelRecord]
+    by_id: dict[str, ModelRecord]
+    keys: dict[str, tuple[str, list[str]]]
+    exact: dict[str, list[str]]
 
-    def name_target(r: ModelRecord) -> str | None:
-        key, stripped = keys[r.id.lower()]
-        cands = [c for c in exact.get(key, []) if c.lower() != r.id.lower()]
+    @classmethod
+    def of(cls, records: list[ModelRecord]) -> _Index:
+        """Exact names: catalogued repos and the external repos that base_model tags name."""
+        by_id = {r.id.lower(): r for r in records}
+        exact: dict[str, list[str]] = defaultdict(list)
+        external: dict[str, str] = {}
+        for r in records:
+            exact[r.name.lower()].append(r.id)
+            for ref in r.base_models:
+                ext = ref.split(":", 1)[1]
+                if ext.lower() not in by_id:
+                    external.setdefault(ext.lower(), ext)
+        for ext in external.values():
+            if ext not in exact[ext.split("/")[1].lower()]:
+                exact[ext.split("/")[1].lower()].append(ext)
+        return cls(records, by_id, {r.id.lower(): name_key(r.name) for r in records}, exact)
+
+    def record(self, repo_id: str) -> ModelRecord | None:
+        return self.by_id.get(repo_id.lower())
+
+    def canonical_id(self, repo_id: str) -> str:
+        """The id as catalogued (its case), or as given for a repo outside the catalog."""
+        rec = self.record(repo_id)
+        return rec.id if rec is not None else repo_id
+
+    def name_target(self, r: ModelRecord) -> str | None:
+        """The repo ``r`` copies by name: its name with copy suffixes stripped, preferring tagged bases."""
+        key, stripped = self.keys[r.id.lower()]
+        cands = [c for c in self.exact.get(key, []) if c.lower() != r.id.lower()]
         if not cands and "_" in key:  # bartowski-style "owner_Name-GGUF"
-            cands = [c for c in exact.get(key.split("_", 1)[1], []) if c.lower() != r.id.lower()]
+            cands = [c for c in self.exact.get(key.split("_", 1)[1], []) if c.lower() != r.id.lower()]
         if not stripped:  # same name: only a more original repo is a target
-            cands = [c for c in cands if c.lower() in by_id and _rank(by_id[c.lower()]) < _rank(r)]
-        cands = [c for c in cands if _compatible(r, by_id.get(c.lower()), 0.05)]
+            cands = [c for c in cands if c.lower() in self.by_id and _rank(self.by_id[c.lower()]) < _rank(r)]
+        cands = [c for c in cands if _compatible(r, self.record(c), 0.05)]
         tagged = {ref.split(":", 1)[1].lower() for ref in r.base_models}
         cands.sort(
             key=lambda c: (
                 c.lower() not in tagged,
-                c.lower() not in by_id,
-                _rank(by_id[c.lower()]) if c.lower() in by_id else (),
+                c.lower() not in self.by_id,
+                _rank(self.by_id[c.lower()]) if c.lower() in self.by_id else (),
             )
         )
         return cands[0] if cands else None
 
-    def prefix_target(r: ModelRecord) -> str | None:
+    def prefix_target(self, r: ModelRecord) -> str | None:
+        """The repo whose name ``r``'s extends (another owner, same architecture and size)."""
         low = r.name.lower()
         best = None
-        for o in records:
+        for o in self.records:
             ol = o.name.lower()
             if o is r or o.owner.lower() == r.owner.lower():
                 continue  # a longer name from the same owner is another release (…-Instruct)
@@ -175,24 +195,51 @@ def assign_families(records: list[ModelRecord], facts: Facts) -> list[Family]:
                 best = o
         return best.id if best else None
 
-    # 1. what each repo derives from (copy) or descends from (fine-tune / adapter)
-    for r in records:
+    def root(self, r: ModelRecord) -> str:
+        """The original at the end of ``r``'s chain of copies."""
+        seen, cur = set(), r.id
+        while True:
+            rec = self.record(cur)
+            if rec is None or rec.derived_from is None or cur.lower() in seen:
+                return cur
+            seen.add(cur.lower())
+            cur = rec.derived_from
+
+
+def assign_families(records: list[ModelRecord], facts: Facts) -> list[Family]:
+    """Give each record its family, role and parent (in place); the families, most downloaded first."""
+    ix = _Index.of(records)
+    _link_copies_and_fine_tunes(ix, facts)
+    _link_same_release(ix)
+    _assign_roles(ix)
+    inherit_from_parents(records)
+    families = _build_families(ix, facts)
+    _link_parent_families(ix, families)
+    families.sort(key=lambda f: (-f.downloads_total, f.family))
+    return families
+
+
+def _link_copies_and_fine_tunes(ix: _Index, facts: Facts) -> None:
+    """What each repo derives from (a copy) or descends from (a fine-tune or adapter of an audio model)."""
+    for r in ix.records:
         bases = [ref.split(":", 1) for ref in r.base_models]
         tag_q = next((b for rel, b in bases if rel == "quantized"), None)
         tag_ft = next(((rel, b) for rel, b in bases if rel in ("finetune", "adapter", "merge", "base")), None)
-        target = tag_q or name_target(r) or prefix_target(r)
+        target = tag_q or ix.name_target(r) or ix.prefix_target(r)
         if target:
-            r.derived_from = by_id[target.lower()].id if target.lower() in by_id else target
+            r.derived_from = ix.canonical_id(target)
         elif tag_ft:
             rel, parent = tag_ft
-            if parent.lower() != r.id.lower() and _is_audio_llm(parent, by_id, facts):
-                r.parent = by_id[parent.lower()].id if parent.lower() in by_id else parent
+            if parent.lower() != r.id.lower() and _is_audio_llm(parent, ix.by_id, facts):
+                r.parent = ix.canonical_id(parent)
                 r.role = "adapter" if rel == "adapter" else "finetune"
 
-    # 2. repos sharing a stripped name with no original among them (fp32/bf16/fp8 of one release)
+
+def _link_same_release(ix: _Index) -> None:
+    """Repos of one owner sharing a stripped name with no original among them (fp32/bf16/fp8 of one release)."""
     groups: dict[tuple[str, str], list[ModelRecord]] = defaultdict(list)
-    for r in records:
-        key, stripped = keys[r.id.lower()]
+    for r in ix.records:
+        key, stripped = ix.keys[r.id.lower()]
         if stripped and r.derived_from is None:
             groups[(r.owner.lower(), key)].append(r)
     for members in groups.values():
@@ -204,85 +251,78 @@ def assign_families(records: list[ModelRecord], facts: Facts) -> list[Family]:
             if m is not head:
                 m.derived_from, m.parent, m.role = head.id, None, ""
 
-    # 3. roots, roles, exclusion of copies of excluded repos
-    def root(r: ModelRecord) -> str:
-        seen, cur = set(), r.id
-        while True:
-            rec = by_id.get(cur.lower())
-            if rec is None or rec.derived_from is None or cur.lower() in seen:
-                return cur
-            seen.add(cur.lower())
-            cur = rec.derived_from
 
-    for r in records:
+def _assign_roles(ix: _Index) -> None:
+    """Roles of copies and originals; a copy of an excluded repo is excluded with it."""
+    for r in ix.records:
         if r.derived_from:
-            target = by_id.get(r.derived_from.lower())
-            r.role = _role(r, target, keys[r.id.lower()][1])
-            rt = by_id.get(root(r).lower())
+            r.role = _role(r, ix.record(r.derived_from), ix.keys[r.id.lower()][1])
+            rt = ix.record(ix.root(r))
             if rt is not None and rt.excluded and not r.excluded:
                 r.excluded = True
                 r.exclude_reason = f"{r.role} copy of {rt.id}, which is excluded ({rt.exclude_reason})"
         elif not r.role:
             r.role = "canonical"
 
-    inherit_from_parents(records)
 
-    # 4. families (excluded repos stay out)
+def _build_families(ix: _Index, facts: Facts) -> list[Family]:
+    """One family per original (excluded repos stay out), named by its stripped name where unique."""
     members_of: dict[str, list[ModelRecord]] = defaultdict(list)
-    for r in records:
+    for r in ix.records:
         if not r.excluded:
-            members_of[root(r)].append(r)
+            members_of[ix.root(r)].append(r)
     base_slug = {rid: name_key(rid.split("/")[1])[0] for rid in members_of}
     names = Counter(base_slug.values())
     slug_of = {rid: (s if names[s] == 1 else rid.lower().replace("/", "--")) for rid, s in base_slug.items()}
+    return [_family(ix.record(rid), rid, members, slug_of[rid], facts) for rid, members in members_of.items()]
 
-    families: list[Family] = []
-    for rid, members in members_of.items():
-        head = by_id.get(rid.lower())
-        members.sort(key=lambda m: (m is not head, _rank(m)))
-        ptotal, psource = _family_params(head, rid, members, facts)
-        for m in members:
-            m.family = slug_of[rid]
-            _inherit_params(m, head, ptotal, psource)
-        lic = head.licence if head and head.licence else _most_common([m.licence for m in members])
-        arch = (
-            head.architecture
-            if head and head.architecture
-            else _most_common([m.architecture for m in members])
-        )
-        mt = head.model_type if head and head.model_type else _most_common([m.model_type for m in members])
-        families.append(
-            Family(
-                family=slug_of[rid],
-                canonical_id=rid,
-                canonical_in_catalog=head is not None,
-                members=[m.id for m in members],
-                roles=dict(Counter(m.role for m in members)),
-                params_total=ptotal,
-                params_source=psource,
-                downloads_total=sum(m.downloads for m in members),
-                formats=sorted({m.format for m in members}),
-                quantizations=sorted(
-                    {q.quant for m in members for q in m.quant_files}
-                    | {m.quantization for m in members if m.quantization}
-                ),
-                licence=lic,
-                architecture=arch,
-                model_type=mt,
-                pipeline_tags=sorted({m.pipeline_tag for m in members if m.pipeline_tag}),
-                parent_id=head.parent if head else None,
-            )
-        )
+
+def _family(
+    head: ModelRecord | None, rid: str, members: list[ModelRecord], name: str, facts: Facts
+) -> Family:
+    """The family headed by ``rid`` (``head``: its record, None outside the catalog)."""
+    members.sort(key=lambda m: (m is not head, _rank(m)))
+    ptotal, psource = _family_params(head, rid, members, facts)
+    for m in members:
+        m.family = name
+        _inherit_params(m, head, ptotal, psource)
+
+    def common(attr: str) -> str | None:  # the head's, else the members' most common
+        own = getattr(head, attr) if head is not None else None
+        return own or _most_common([getattr(m, attr) for m in members])
+
+    quants = {q.quant for m in members for q in m.quant_files} | {
+        m.quantization for m in members if m.quantization
+    }
+    return Family(
+        family=name,
+        canonical_id=rid,
+        canonical_in_catalog=head is not None,
+        members=[m.id for m in members],
+        roles=dict(Counter(m.role for m in members)),
+        params_total=ptotal,
+        params_source=psource,
+        downloads_total=sum(m.downloads for m in members),
+        formats=sorted({m.format for m in members}),
+        quantizations=sorted(quants),
+        licence=common("licence"),
+        architecture=common("architecture"),
+        model_type=common("model_type"),
+        pipeline_tags=sorted({m.pipeline_tag for m in members if m.pipeline_tag}),
+        parent_id=head.parent if head else None,
+    )
+
+
+def _link_parent_families(ix: _Index, families: list[Family]) -> None:
+    """A fine-tune's family names its parent's family, and the parent lists it."""
     fam_of = {f.canonical_id.lower(): f for f in families}
     for f in families:
         if f.parent_id:
-            pr = by_id.get(f.parent_id.lower())
-            pf = fam_of.get(root(pr).lower()) if pr else fam_of.get(f.parent_id.lower())
+            pr = ix.record(f.parent_id)
+            pf = fam_of.get(ix.root(pr).lower()) if pr else fam_of.get(f.parent_id.lower())
             if pf is not None and pf is not f:
                 f.parent_family = pf.family
                 pf.fine_tunes.append(f.family)
-    families.sort(key=lambda f: (-f.downloads_total, f.family))
-    return families
 
 
 def _most_common(values: list[str | None]) -> str | None:
@@ -315,7 +355,7 @@ def _inherit_params(m: ModelRecord, head: ModelRecord | None, ptotal: int | None
     """Copies take their size from the family: quantized/packed weights undercount parameters."""
     if m is head or ptotal is None:
         return
-    composite_without_parts = m.model_type in rules()["composite_model_types"] and not m.components
+    composite_without_parts = m.model_type in architectures().composite_model_types and not m.components
     packed = m.quantization not in (None, "gguf") or m.format == "onnx"
     if (
         m.params_total is None

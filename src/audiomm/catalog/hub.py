@@ -23,11 +23,11 @@ from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
 from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_backoff
 
 from audiomm import __version__
-from audiomm.catalog.enrich import rules
 from audiomm.catalog.facts import Fact, Facts
 from audiomm.catalog.records import BadRecord, RawModel, parse_api_record, valid_repo_id
 from audiomm.catalog.snapshots import Store
 from audiomm.errors import AudiommError, first_line
+from audiomm.knowledge import architectures
 
 PIPELINE_TAGS = ("audio-text-to-text", "any-to-any")
 EXPAND = [
@@ -167,13 +167,13 @@ class HubCrawler:
     # ------------------------------------------------------------------ extra calls, cached
 
     def _extras(self, result: CrawlResult) -> None:
-        r = rules()
+        composite = architectures().composite_config_model_types
         raws = result.parsed
         crawled = {rm.id.lower() for rm in raws}
         externals: set[str] = set()
         jobs: list[_Job] = []
         for rm in raws:
-            if rm.model_type in r["composite_config_model_types"] and not rm.config.get("text_model_id"):
+            if rm.model_type in composite and not rm.config.get("text_model_id"):
                 jobs.append(self._config_job(rm, result, externals))
             for key in ("text_model_id", "audio_model_id"):
                 if isinstance(rm.config.get(key), str):

@@ -72,6 +72,18 @@ class Snapshot:
         return f"{self.id} ({self.taken_at[:16].replace('T', ' ')}, {self.source})"
 
 
+@dataclass(frozen=True)
+class SnapshotRow:
+    """One stored snapshot, as listed (without its records)."""
+
+    id: int
+    taken_at: str
+    source: str
+    records: int
+    complete: bool
+    missing: tuple[str, ...]
+
+
 def bundled_snapshot() -> Snapshot:
     text = (
         resources.files("audiomm.catalog")
@@ -153,21 +165,12 @@ class Store:
             )
         return sid
 
-    def list(self) -> list[dict[str, Any]]:
+    def list(self) -> list[SnapshotRow]:
+        """The stored snapshots, oldest first."""
         rows = self.conn.execute(
-            "SELECT id, taken_at, source, complete, n_records, missing FROM snapshots ORDER BY taken_at, id"
+            "SELECT id, taken_at, source, n_records, complete, missing FROM snapshots ORDER BY taken_at, id"
         ).fetchall()
-        return [
-            {
-                "id": r[0],
-                "taken_at": r[1],
-                "source": r[2],
-                "complete": bool(r[3]),
-                "records": r[4],
-                "missing": json.loads(r[5]),
-            }
-            for r in rows
-        ]
+        return [SnapshotRow(r[0], r[1], r[2], r[3], bool(r[4]), tuple(json.loads(r[5]))) for r in rows]
 
     def load(self, sid: int) -> Snapshot:
         row = self.conn.execute(
@@ -218,12 +221,12 @@ class Store:
                         f"no crawled snapshot in {self.path}; run 'audiomm catalog refresh' or use --snapshot bundled"
                     )
                 return bundled_snapshot()
-            return self.load(snaps[-need]["id"])
+            return self.load(snaps[-need].id)
         if ref.isdigit():
             return self.load(int(ref))
-        day = [s for s in snaps if s["taken_at"][:10] == ref]
+        day = [s for s in snaps if s.taken_at[:10] == ref]
         if day:
-            return self.load(day[-1]["id"])
+            return self.load(day[-1].id)
         if ref == bundled_snapshot().date:
             return bundled_snapshot()
         raise AudiommError(

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
 
-from audiomm.catalog.export import md_escape
-from audiomm.catalog.render import _save, jinja_env
 from audiomm.evaluate.judge import DIMENSIONS, read_judgements
 from audiomm.evaluate.runner import EvalResult, read_manifest, read_results
 from audiomm.paths import atomic_write_text
+from audiomm.rendering import jinja_env, md_escape
+from audiomm.rendering import save_figure as _save
 
 
 @dataclass

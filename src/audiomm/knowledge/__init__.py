@@ -1,14 +1,38 @@
-"""TEMPORARY shim until the knowledge base lands (replaced by the real package)."""
+"""The model knowledge base: every fact audiomm keeps about audio models, each with its source.
 
-from audiomm.backends.registry import ModelSpec, lookup
+The catalog, the sizing, the model pages and the backends all read it through these names.
+"""
 
+from audiomm.knowledge.loader import (
+    Architectures,
+    Encoder,
+    Entry,
+    Fact,
+    ModelSpec,
+    Shape,
+    architectures,
+    decoder,
+    decoders,
+    encoder,
+    find,
+    models,
+    series,
+    spec_for,
+)
 
-def spec_for(*names: str, model_type: str | None = None) -> ModelSpec:
-    for name in names:
-        spec = lookup(name)
-        if spec.known:
-            return spec
-    return lookup(names[0] if names else "", model_type)
-
-
-__all__ = ["ModelSpec", "spec_for"]
+__all__ = [
+    "Architectures",
+    "Encoder",
+    "Entry",
+    "Fact",
+    "ModelSpec",
+    "Shape",
+    "architectures",
+    "decoder",
+    "decoders",
+    "encoder",
+    "find",
+    "models",
+    "series",
+    "spec_for",
+]

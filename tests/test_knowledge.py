@@ -1,0 +1,119 @@
+"""The model knowledge base: sources, references between entries, lookups, and no contradictions."""
+
+import pytest
+
+from audiomm import knowledge
+from audiomm.catalog.process import from_snapshot
+from audiomm.catalog.snapshots import bundled_snapshot
+from audiomm.knowledge import find, spec_for
+
+ENTRIES = [*knowledge.series(), *knowledge.models()]
+
+
+def test_every_fact_has_a_source():
+    for e in ENTRIES:
+        assert e.source.strip(), e.id
+        for f in e.facts:
+            assert f.source.strip(), f"{e.id}: {f.key}"
+    for s in knowledge.decoders():
+        assert s.source.strip(), s.name
+    assert knowledge.architectures().source.strip()
+
+
+def test_models_name_series_decoders_and_encoders_that_exist():
+    series = {s.id: s for s in knowledge.series()}
+    for m in knowledge.models():
+        assert m.series in series, m.id
+        for key, lookup in (("decoder", knowledge.decoder), ("encoder", knowledge.encoder)):
+            if m.get(key) is not None:
+                assert lookup(m.get(key)).source, f"{m.id}: {key}"
+
+
+def test_a_model_inherits_its_series_and_keeps_its_own_sources():
+    m = find("Qwen/Qwen2-Audio-7B-Instruct")
+    s = find("qwen2-audio")
+    assert m.kind == "model" and s.kind == "series" and m.series == s.id
+    assert m.fact("window_s") == s.fact("window_s")  # inherited with the series' source
+    assert m.fact("developer").source == m.source != s.source
+    af3 = find("audio-flamingo-3").spec()
+    assert (
+        af3.context_tokens == 32768 and "max_position_embeddings" in af3.source
+    )  # a fact with its own source
+
+
+@pytest.mark.parametrize(
+    "names, model_type, family, window, rate",
+    [
+        (("Qwen/Qwen2-Audio-7B-Instruct",), None, "qwen2-audio", 30, 25),
+        (("qwen2-audio-7b-instruct",), None, "qwen2-audio", 30, 25),  # a catalog family name
+        (("mistralai/Voxtral-Mini-3B-2507",), None, "voxtral", 30, 12.5),
+        (("nvidia/music-flamingo-hf", "music-flamingo"), None, "audio-flamingo-3", 30, 25),
+        (("slprl/StresSLM",), None, "qwen2-audio", 30, 25),  # a model of the line, matched by name
+        (("no/such-model", "voxtral-small-24b-2507"), None, "voxtral", 30, 12.5),  # the first known name
+        (("./my-finetune",), "gemma3n", "gemma-3n", 30, 6.25),  # a local model by its config's model_type
+        (("./my-finetune",), "phi4mm", "phi-4-multimodal", 30, 12.5),
+    ],
+)
+def test_spec_for(names, model_type, family, window, rate):
+    spec = spec_for(*names, model_type=model_type)
+    assert (spec.known, spec.family, spec.window_s, spec.audio_tokens_per_s) == (True, family, window, rate)
+    assert spec.source and not spec.note
+
+
+@pytest.mark.parametrize(
+    "names, model_type",
+    [
+        (("no/such-model",), None),
+        (("",), None),
+        (("./x",), "llama"),
+        (("Menlo/Ichigo-llama3.1-s-instruct-v0.4",), None),
+    ],
+)
+def test_default_is_not_known(names, model_type):
+    spec = spec_for(*names, model_type=model_type)
+    assert (
+        not spec.known and spec.family == "unknown" and spec.window_s == 30 and "knowledge base" in spec.note
+    )
+
+
+def test_find_a_model_without_runtime_facts():
+    m = find("Menlo/Ichigo-llama3.1-s-instruct-v0.4")
+    assert m.kind == "model" and not m.known and m.get("decoder") == "llama-3.1-8b"
+    assert find("no/such-model") is None
+
+
+def test_every_series_model_type_is_an_audio_model_type():
+    audio_types = set(knowledge.architectures().audio_llm_model_types)
+    for s in knowledge.series():
+        assert set(s.model_types) <= audio_types, s.id
+
+
+def test_a_model_is_what_its_repo_id_finds():
+    for m in knowledge.models():
+        assert find(m.id) is m, m.id
+        assert spec_for(m.id) == m.spec(), m.id
+        for s in knowledge.series():  # no other line claims it
+            assert not s.matches(m.id) or s.id == m.series, (m.id, s.id)
+
+
+def test_windows_and_contexts_agree():
+    """The chunk window fits in the model card's maximum, and the maximum's audio fits in the context."""
+    for e in ENTRIES:
+        if not e.known:
+            continue
+        spec, max_audio = e.spec(), e.get("max_audio_s")
+        assert spec.window_s * spec.audio_tokens_per_s + spec.max_new_tokens <= spec.context_tokens, e.id
+        if max_audio is not None:
+            assert spec.window_s <= max_audio, e.id
+            assert max_audio * spec.audio_tokens_per_s + spec.max_new_tokens <= spec.context_tokens, e.id
+
+
+def test_no_family_gets_two_contradicting_entries():
+    """A family's repo id and its family name lead to the same facts of how to run it."""
+    for f in from_snapshot(bundled_snapshot()).families:
+        by_id, by_name = find(f.canonical_id), find(f.family)
+        if by_id is not None and by_name is not None and by_id.known and by_name.known:
+            assert by_id.spec() == by_name.spec(), f.family
+        spec = spec_for(f.canonical_id, f.family)
+        entry = find(f.canonical_id, f.family)
+        assert not spec.known or (entry is not None and entry.spec() == spec), f.family
