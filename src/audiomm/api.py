@@ -64,4 +64,4 @@ def preflight(config: BackendConfig, preset: Preset, options: RunOptions) -> Non
         if not preset.verbatim and config.llm is None:
             raise AudiommError(f"preset {preset.name!r} needs a text LLM after Whisper: pass --llm MODEL")
         return
-    options.window(spec_for(config.model))  # over the known window: one line now
+    options.window(spec_for(config.model), preset.verbatim)  # over the known window: one line now

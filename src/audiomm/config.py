@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 from audiomm.errors import AudiommError
 
 if TYPE_CHECKING:
-    from audiomm.knowledge import ModelSpec
+    from audiomm.knowledge import ModelSpec, Window
 
 BACKENDS = ("openai", "ollama", "transformers", "classic")
 TEXT_BACKENDS = ("openai", "ollama", "transformers")  # what may run the classic pipeline's text LLM
 KEY_VARIABLES = ("AUDIOMM_API_KEY", "OPENAI_API_KEY")  # where a key is looked for when none is given
+VERBATIM_MIN_TOKENS = 64  # a transcript's output tokens beyond those that grow with the audio
 
 
 @dataclass(frozen=True)
@@ -125,18 +126,30 @@ class RunOptions:
         if not (math.isfinite(self.temperature) and self.temperature >= 0):
             raise AudiommError("--temperature must be 0 or more")
 
-    def window(self, spec: ModelSpec) -> float:
-        """The one window rule: the model's window (or its preferred chunk), or less when asked.
+    def window(self, spec: ModelSpec, verbatim: bool = False) -> Window:
+        """The one window rule: the model's true window on its runtime (or its preferred chunk), or less
+        when asked. Asking for more than the model takes is an error, never a silent clamp.
 
-        Asking for more than the model takes is an error, never a silent clamp."""
+        ``verbatim``: the output grows with the audio (a transcript), which the context must hold too."""
+        from audiomm.knowledge import SPOKEN_TOKENS_PER_S, Window
+
+        if verbatim:
+            w = spec.window(output_tokens=VERBATIM_MIN_TOKENS, output_per_s=SPOKEN_TOKENS_PER_S)
+        else:
+            w = spec.window(output_tokens=self.max_new_tokens)
         if self.max_chunk_seconds is None:
-            return spec.default_window_s or spec.window_s
-        if self.max_chunk_seconds > spec.window_s:
-            raise AudiommError(
-                f"--max-chunk-seconds {self.max_chunk_seconds:g} is over the {spec.window_s:g} s window of"
-                f" {spec.family} models"
+            preferred = spec.default_window_s
+            return (
+                Window(preferred, "the backend's preferred chunk")
+                if preferred and preferred < w.seconds
+                else w
             )
-        return self.max_chunk_seconds
+        if self.max_chunk_seconds > w.seconds:
+            raise AudiommError(
+                f"--max-chunk-seconds {self.max_chunk_seconds:g} is over the {w.seconds:g} s window of"
+                f" {spec.family} models ({w.reason})"
+            )
+        return Window(self.max_chunk_seconds, "--max-chunk-seconds")
 
 
 def public_url(url: str) -> str:

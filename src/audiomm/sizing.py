@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from audiomm.errors import AudiommError
-from audiomm.knowledge import ModelSpec, Shape, decoder, decoders, encoder, find, spec_for
+from audiomm.knowledge import PROMPT_TOKENS, ModelSpec, Shape, decoder, decoders, encoder, find, spec_for
 
 GB = 1e9
-PROMPT_TOKENS = 256  # system prompt + instruction + chat template, a generous typical figure
+
 KV_BYTES = 2  # KV cache in 16-bit (transformers, vLLM and llama.cpp defaults)
 OVERHEAD_GPU = 1.0 * GB  # CUDA context (~0.3-0.6 GB) + encoder/prefill activations for one window
 OVERHEAD_CPU = 0.3 * GB

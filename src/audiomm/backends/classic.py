@@ -102,7 +102,8 @@ class ClassicBackend:
         how = "Whisper, then the LLM" if self.llm else "Whisper only"
         return ModelSpec(
             family="classic",
-            window_s=MAX_WINDOW_S,
+            processor="none",
+            processor_limit_s=MAX_WINDOW_S,
             default_window_s=WINDOW_S,
             audio_tokens_per_s=0,
             system_prompt=llm.system_prompt,

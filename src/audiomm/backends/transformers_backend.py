@@ -238,11 +238,11 @@ class TransformersBackend:
     def _spec(self, model_type: str | None) -> ModelSpec:
         """The knowledge base's facts for this model (by id, else by its config's model_type), with the
         processor's own audio limit as the window when it is shorter."""
-        spec = spec_for(self.model, model_type=model_type)
+        spec = spec_for(self.model, model_type=model_type, runtime="transformers")
         limit = self._processor_limit_s()
-        if limit and limit < spec.window_s:
+        if limit and limit < (spec.processor_limit_s or float("inf")):
             note = (spec.note + f"; the processor takes at most {limit:g} s").lstrip("; ")
-            spec = replace(spec, window_s=limit, note=note)
+            spec = replace(spec, processor_limit_s=limit, note=note)
         return spec
 
     # ------------------------------------------------------------------ generation
@@ -268,10 +268,10 @@ class TransformersBackend:
             raise BackendError(
                 f"model {self.model} takes no audio (a text model); use it only as --reduce-model"
             )
-        secs = audio_seconds(req)
-        if secs > self.spec.window_s + 1e-6:
+        secs, limit = audio_seconds(req), self.spec.processor_limit_s
+        if limit and secs > limit + 1e-6:
             raise BackendError(
-                f"a {secs:.1f} s chunk is over the {self.spec.window_s:g} s the processor of {self.model} takes"
+                f"a {secs:.1f} s chunk is over the {limit:g} s the processor of {self.model} takes"
                 " (it would cut the rest silently); lower --max-chunk-seconds"
             )
 

@@ -45,7 +45,7 @@ def inspect(
     from audiomm.audio.analyze import analyze
     from audiomm.knowledge import spec_for
 
-    window = RunOptions(max_chunk_seconds=max_chunk_seconds).window(spec_for(model or ""))
+    window = RunOptions(max_chunk_seconds=max_chunk_seconds).window(spec_for(model or "")).seconds
     a = analyze(
         file,
         window_s=window,

@@ -8,9 +8,10 @@ decide whether a repo takes audio. Raw JSON becomes frozen dataclasses here, at 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -19,37 +20,114 @@ Value = str | int | float | bool | tuple[str, ...]
 
 # How audiomm runs a model (a ModelSpec); a series that names all of them is "known".
 RUNTIME_KEYS = (
-    "window_s",
+    "processor",  # what the processor does with long audio: truncate | split | none
     "audio_tokens_per_s",
     "system_prompt",
+    "audio_position",  # before_text | after_text: where the model's chat template puts the audio
     "max_new_tokens",
     "context_tokens",
     "quirks",
 )
-# What the model pages and the sizing read; ``note`` is the default's word on an unknown model.
-CARD_KEYS = (
-    *("decoder", "encoder", "developer", "paper", "code", "released", "max_audio_s", "architecture"),
-    *("transformers", "vllm", "llama_cpp", "limits", "note"),
+LIMIT_KEYS = (
+    "processor_limit_s",  # the most audio one call carries before the processor cuts it (truncate, split caps)
+    *("vllm_limit_s", "ollama_limit_s", "llama_cpp_limit_s"),  # what one call may carry on that runtime
 )
-FACT_KEYS = RUNTIME_KEYS + CARD_KEYS
+# What the model pages, the sizing and `audiomm models` read; ``note`` is the default's word on an unknown model.
+CARD_KEYS = (
+    *(
+        "params",
+        "decoder",
+        "encoder",
+        "developer",
+        "paper",
+        "code",
+        "released",
+        "max_audio_s",
+        "architecture",
+    ),
+    *("transformers", "vllm", "llama_cpp", "ollama", "limits", "note"),
+)
+FACT_KEYS = RUNTIME_KEYS + LIMIT_KEYS + CARD_KEYS
+PROCESSORS = ("truncate", "split", "none")
+POSITIONS = ("before_text", "after_text")
+PROMPT_TOKENS = 256  # system prompt + instruction + chat template: a generous typical figure
+# A transcript's tokens per second of speech: fast speech is ~3 words/s at ~1.3 tokens per English word; x1.5
+# for languages that take more tokens. Verbatim outputs grow with the audio, summaries do not.
+SPOKEN_TOKENS_PER_S = 6.0
 _ENTRY_KEYS = {"id", "name", "match", "series", "model_types", "source", "sources", *FACT_KEYS}
 
 
 @dataclass(frozen=True)
+class Window:
+    """The longest chunk a model takes in one call, and which limit sets it."""
+
+    seconds: float
+    reason: str
+
+
+@dataclass(frozen=True)
 class ModelSpec:
-    """How audiomm runs a model: its chunk window, audio token rate, prompt and output defaults."""
+    """How audiomm runs a model on a runtime: what bounds one call, audio token rate, prompt and output."""
 
     family: str
-    window_s: float
     audio_tokens_per_s: float
     system_prompt: bool
     max_new_tokens: int
     context_tokens: int
     quirks: str
     source: str
+    processor: str = "truncate"  # truncate | split | none (see PROCESSORS)
+    processor_limit_s: float | None = None  # None: the processor takes any length
+    audio_position: str = "before_text"
+    runtime: str = ""  # the runtime it runs on, when known (llama.cpp, vllm, ollama, transformers)
+    runtime_limit_s: float | None = None  # what one call may carry on that runtime
+    stated_limit_s: float | None = None  # the most audio per call its makers state (model card)
+    encoder_window_s: float | None = None  # the runtime pads audio to whole windows of this length
+    encoder_fill_s: float | None = None  # the most audio one such window holds (never one sample over)
     note: str = ""
     known: bool = True
     default_window_s: float | None = None  # a preferred chunk below the window (the classic pipeline's 30 s)
+
+    def window(self, output_tokens: int | None = None, output_per_s: float = 0.0) -> Window:
+        """The longest chunk: the smallest of the processor's hard limit, what the context holds after the
+        prompt and the output (``output_tokens`` fixed + ``output_per_s`` per second of audio: transcripts
+        grow with the audio), and the runtime's limit; on a runtime that pads audio to whole encoder
+        windows, the chunk fills whole windows and never passes into the next one."""
+        out = self.max_new_tokens if output_tokens is None else output_tokens
+        limits: list[tuple[float, str]] = []
+        if self.processor_limit_s:
+            limits.append(
+                (self.processor_limit_s, f"the processor takes {self.processor_limit_s:g} s per call")
+            )
+        per_s = self.audio_tokens_per_s + output_per_s
+        if per_s > 0:
+            room = self.context_tokens - PROMPT_TOKENS - out
+            limits.append(
+                (room / per_s, f"{self.context_tokens} tokens of context hold {room / per_s:.0f} s")
+            )
+        if self.runtime_limit_s:
+            limits.append((self.runtime_limit_s, f"{self.runtime} takes {self.runtime_limit_s:g} s per call"))
+        if self.stated_limit_s:
+            limits.append((self.stated_limit_s, f"its makers state {self.stated_limit_s:g} s per call"))
+        if not limits:
+            raise ValueError(f"{self.family}: no limit on the audio of one call is known")
+        seconds, reason = min(limits)
+        if seconds < 1.0:
+            raise ValueError(f"{self.family}: a {self.context_tokens}-token context leaves no room for audio")
+        if self.encoder_window_s and self.encoder_fill_s:
+            whole = max(1, int((seconds + 1e-9) // self.encoder_window_s))
+            aligned = (whole - 1) * self.encoder_window_s + self.encoder_fill_s
+            if aligned < seconds:
+                seconds, reason = (
+                    aligned,
+                    f"{reason}; {whole} whole {self.encoder_window_s:g} s encoder window(s) on {self.runtime}",
+                )
+        return Window(math.floor(seconds * 1000) / 1000, reason)
+
+    @property
+    def window_s(self) -> float:
+        """The window at the default output length (what pages and sizing show)."""
+        return self.window().seconds
 
 
 @dataclass(frozen=True)
@@ -95,13 +173,21 @@ class Entry:
             return False
         return low == self.id.lower() or any(re.search(self.match, s) for s in (low, low.rsplit("/", 1)[-1]))
 
-    def spec(self) -> ModelSpec:
-        """Its runtime facts as a ModelSpec; the default's (known=False) when it lacks any."""
+    def spec(self, runtime: str | None = None) -> ModelSpec:
+        """Its runtime facts as a ModelSpec (on ``runtime``, when given); the default's (known=False) when
+        it lacks any."""
         if not self.known:
-            return _base().default_spec
+            return on_runtime(_base().default_spec, runtime)
         values: dict[str, Any] = {k: self.get(k) for k in RUNTIME_KEYS}
-        source = "; ".join(dict.fromkeys(f.source for f in self.facts if f.key in RUNTIME_KEYS))
-        return ModelSpec(family=self.series, **values, source=source)
+        keys = (*RUNTIME_KEYS, "processor_limit_s", "max_audio_s")
+        source = "; ".join(dict.fromkeys(f.source for f in self.facts if f.key in keys))
+        limits = {
+            "processor_limit_s": self.get("processor_limit_s"),
+            "stated_limit_s": self.get("max_audio_s"),
+        }
+        spec = ModelSpec(family=self.series, **values, **limits, source=source)
+        own = self.get(f"{(runtime or '').replace('.', '_')}_limit_s") if runtime else None
+        return on_runtime(spec, runtime, own)
 
 
 @dataclass(frozen=True)
@@ -163,13 +249,30 @@ class _Base:
 # --------------------------------------------------------------------------- public lookups
 
 
-def spec_for(*names: str, model_type: str | None = None) -> ModelSpec:
+def spec_for(
+    *names: str, model_type: str | None = None, runtime: str | None = None, context_tokens: int | None = None
+) -> ModelSpec:
     """The spec of the first known entry that ``names`` match (see :func:`find`; a repo id, a family
-    name...), else of the series of ``model_type`` (a config's), else the default (known=False)."""
+    name...), else of the series of ``model_type`` (a config's), else the default (known=False); on
+    ``runtime`` (its limits applied), with the context the server reports, when it does."""
     entry = next((e for e in _matches(names) if e.known), None)
     if entry is None and model_type:
         entry = next((s for s in _base().series if model_type in s.model_types and s.known), None)
-    return entry.spec() if entry is not None else _base().default_spec
+    spec = entry.spec(runtime) if entry is not None else on_runtime(_base().default_spec, runtime)
+    return replace(spec, context_tokens=context_tokens) if context_tokens else spec
+
+
+def on_runtime(spec: ModelSpec, runtime: str | None, own_limit_s: float | None = None) -> ModelSpec:
+    """``spec`` as it runs on ``runtime``: the runtime's own limit (the model's on that runtime first) and
+    its encoder windows (llama.cpp pads audio to whole 30 s windows)."""
+    if not runtime:
+        return spec
+    r = runtimes().get(runtime)
+    limit = own_limit_s or (r.max_audio_s if r else None)
+    window = (r.encoder_window_s, r.encoder_fill_s) if r and spec.processor != "none" else (None, None)
+    return replace(
+        spec, runtime=runtime, runtime_limit_s=limit, encoder_window_s=window[0], encoder_fill_s=window[1]
+    )
 
 
 def find(*names: str) -> Entry | None:
@@ -203,6 +306,24 @@ def decoder(name: str) -> Shape:
 
 def encoder(name: str) -> Encoder:
     return _components()[1][name]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What a serving runtime adds to a model's own limits."""
+
+    name: str
+    max_audio_s: float | None  # what one call may carry, whatever the model
+    encoder_window_s: float | None  # audio padded to whole windows of this length
+    encoder_fill_s: float | None  # the most audio one window holds
+    source: str
+
+
+@cache
+def runtimes() -> dict[str, Runtime]:
+    raw = _read("runtimes.json")["runtimes"]
+    keys = ("max_audio_s", "encoder_window_s", "encoder_fill_s")
+    return {name: Runtime(name, *(d.get(k) for k in keys), source=d["source"]) for name, d in raw.items()}
 
 
 @cache
@@ -254,6 +375,7 @@ def _entry(kind: str, raw: dict[str, Any], parent: Entry | None = None) -> Entry
     own = {
         k: Fact(k, _value(v, where), per_fact.get(k, raw["source"])) for k, v in raw.items() if k in FACT_KEYS
     }
+    _check_values(where, own)
     inherited = {f.key: f for f in parent.facts} if parent else {}
     return Entry(
         kind=kind,
@@ -278,7 +400,21 @@ def _checked_components(model: Entry) -> Entry:
 def _default_spec(default: Entry) -> ModelSpec:
     values: dict[str, Any] = {k: default.get(k) for k in RUNTIME_KEYS}
     note = str(default.get("note", ""))
-    return ModelSpec(family=default.id, **values, source=default.source, note=note, known=False)
+    limit = default.get("processor_limit_s")
+    return ModelSpec(
+        family=default.id, **values, processor_limit_s=limit, source=default.source, note=note, known=False
+    )
+
+
+def _check_values(where: str, facts: dict[str, Fact]) -> None:
+    """Facts with a fixed vocabulary; a processor that cuts must say where."""
+    value = {k: f.value for k, f in facts.items()}
+    if value.get("processor", "none") not in PROCESSORS:
+        raise ValueError(f"{where}: processor must be one of {', '.join(PROCESSORS)}")
+    if value.get("audio_position", "before_text") not in POSITIONS:
+        raise ValueError(f"{where}: audio_position must be one of {', '.join(POSITIONS)}")
+    if value.get("processor") == "truncate" and "processor_limit_s" not in value:
+        raise ValueError(f"{where}: a processor that truncates needs processor_limit_s")
 
 
 def _value(v: Any, where: str) -> Value:

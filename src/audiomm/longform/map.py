@@ -6,13 +6,16 @@ tokens, then flagged ``truncated``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from audiomm.audio.chunking import Chunk, check_chunk
-from audiomm.backends.base import Backend, GenerationSettings, Request, Response
+from audiomm.backends.base import RATE, Backend, GenerationSettings, Request, Response
+from audiomm.config import VERBATIM_MIN_TOKENS
+from audiomm.knowledge import SPOKEN_TOKENS_PER_S
 from audiomm.longform.cache import ChunkCache
 from audiomm.longform.results import ChunkResult
 
@@ -27,7 +30,12 @@ class ChunkPrompt:
     verbatim: bool = False
 
     def request(self, audio: np.ndarray | None, settings: GenerationSettings | None = None) -> Request:
-        return Request(self.prompt, audio, self.system, settings or self.settings, self.verbatim)
+        """The request for one chunk; a transcript may have as many output tokens as its speech needs."""
+        s = settings or self.settings
+        if self.verbatim and audio is not None:
+            need = VERBATIM_MIN_TOKENS + math.ceil(len(audio) / RATE * SPOKEN_TOKENS_PER_S)
+            s = replace(s, max_new_tokens=max(s.max_new_tokens, need))
+        return Request(self.prompt, audio, self.system, s, self.verbatim)
 
 
 @dataclass(frozen=True)
@@ -80,8 +88,12 @@ def _batch(
             continue
         yield _keep(batch[n], resp, cache)
     if retry:
-        bigger = replace(ask.settings, max_new_tokens=ask.settings.max_new_tokens * 2)
-        for m, resp in backend.generate([ask.request(batch[n].audio, bigger) for n in retry]):
+        again = [ask.request(batch[n].audio) for n in retry]
+        again = [
+            replace(r, settings=replace(r.settings, max_new_tokens=r.settings.max_new_tokens * 2))
+            for r in again
+        ]
+        for m, resp in backend.generate(again):
             yield _keep(batch[retry[m]], resp, cache)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from audiomm.audio.analyze import Analysis
 from audiomm.backends.base import Backend, GenerationSettings
 from audiomm.config import RunOptions
+from audiomm.knowledge import Window
 from audiomm.longform.cache import ChunkCache, file_sha256
 from audiomm.longform.map import ChunkPrompt, Job, chunk_result, map_chunks
 from audiomm.longform.merge import reduce, segments
@@ -28,7 +29,7 @@ from audiomm.tasks.presets import Preset
 @dataclass(frozen=True)
 class Planned:
     analysis: Analysis
-    window_s: float
+    window: Window
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,11 @@ def stream(
 ) -> Iterator[Event]:
     """Run ``preset`` on the recording at ``path`` with ``backend``; events as the work progresses."""
     opts = options or RunOptions()
-    window = opts.window(backend.spec)
+    w = opts.window(backend.spec, preset.verbatim)
+    window = w.seconds
     t0 = time.perf_counter()
     a = plan(path, window, opts)
-    yield Planned(a, window)
+    yield Planned(a, w)
     t_plan = time.perf_counter() - t0
     ask = chunk_prompt(preset, backend, opts)
     cache = cache if cache is not None else (ChunkCache() if opts.cache else None)
