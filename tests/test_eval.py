@@ -14,7 +14,7 @@ from audiomm.errors import AudiommError
 from audiomm.evaluate.judge import DIMENSIONS, JudgeReplyError, build_prompt, judge, judge_eval, parse_reply
 from audiomm.evaluate.report import build
 from audiomm.evaluate.runner import load_recordings, read_results, run_eval
-from audiomm.evaluate.suite import load_suite, select
+from audiomm.evaluate.suite import Task, load_suite, select
 from audiomm.evaluate.wer import error_rates, normalise
 from audiomm.systems import load_systems
 from conftest import run_cli
@@ -22,9 +22,10 @@ from openai_server import OpenAIServer
 
 MODEL = "qwen2-audio-7b-instruct"
 GOOD = '{"accuracy": 4, "depth": 3, "grounding": 4, "relevance": 5, "insight": 2, "rationale": "fine"}'
-REQUIRED = ["accent", "mood-dissonance", "nonverbal", "vocal-eq", "speakers", "environment", "pacing-fillers",
-            "sarcasm", "recording-quality", "confidence", "turn-taking", "stress", "voice-profile",
-            "language-switching", "sound-scene"]  # fmt: skip
+REQUIRED = (
+    "accent mood-dissonance nonverbal vocal-eq speakers environment pacing-fillers sarcasm recording-quality"
+    " confidence turn-taking stress voice-profile language-switching sound-scene"
+).split()
 
 
 # --------------------------------------------------------------------------- suite and WER
@@ -91,7 +92,7 @@ def test_judge_parses_recorded_replies(case):
 
 
 def test_judge_prompt_keeps_braces_in_answers():
-    p = build_prompt("T", "P", "R", "C", "answer with {rubric} and {{x}}")
+    p = build_prompt(Task("t", "T", "P", "R"), "C", "answer with {rubric} and {{x}}")
     assert "answer with {rubric} and {{x}}" in p and '{"accuracy": n' in p and "\nR\n" in p
 
 
@@ -153,7 +154,7 @@ def test_run_judge_report_end_to_end(tmp_path, recordings, monkeypatch):
         assert len(again) == 3 and len(read_results(out)) == 24
     res = read_results(out)
     r = res["audio-a/one/transcript/r0"]
-    assert r.wer["ref_words"] == 14 and r.wer["wer"] == 1.0  # the test server does not transcribe
+    assert r.wer.ref_words == 14 and r.wer.wer == 1.0  # the test server does not transcribe
     assert res["audio-a/two/transcript/r0"].wer is None  # no reference for two
     assert r.rtf > 0 and r.covered_ratio == 1.0 and (out / r.raw).read_text().startswith("# transcript")
 
@@ -204,8 +205,8 @@ def test_a_failing_system_is_recorded_and_the_others_run(tmp_path, recordings, m
     with OpenAIServer(api_key="k") as server:
         extra = '\n[[system]]\nname = "down"\nmodel = "m"\nbase_url = "http://127.0.0.1:9/v1"\nretries = 0\n'
         f = systems_file(tmp_path, server.url, extra)
-        p = run_cli("eval", "run", "--systems", str(f), "--recordings", str(recordings / "one.flac"),
-                    "--tasks", "accent", "--out", str(tmp_path / "ev"), env={"EVAL_TEST_KEY": "k"})  # fmt: skip
+        args = ["--systems", str(f), "--recordings", str(recordings / "one.flac"), "--tasks", "accent"]
+        p = run_cli("eval", "run", *args, "--out", str(tmp_path / "ev"), env={"EVAL_TEST_KEY": "k"})
     assert p.returncode == 1 and "Traceback" not in p.stderr
     assert "down/one/accent/r0: cannot reach http://127.0.0.1:9/v1" in p.stderr
     assert "2 new results, 1 failed" in p.stdout
