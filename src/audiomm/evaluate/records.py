@@ -17,6 +17,8 @@ T = TypeVar("T")
 
 
 class Keyed(Protocol):
+    """A record of a JSONL file: one per ``key`` (a later line replaces an earlier one)."""
+
     key: str
 
 

@@ -69,6 +69,7 @@ class SystemRecord:
 
     @classmethod
     def of(cls, system: System) -> SystemRecord:
+        """What is recorded about a system (:meth:`System.public`)."""
         return cls.from_dict(system.public())
 
     @classmethod
@@ -92,6 +93,7 @@ class EvalManifest:
 
     @classmethod
     def from_dict(cls, d: dict) -> EvalManifest:
+        """``eval.json`` as this version or an earlier one wrote it."""
         return cls(
             systems=tuple(SystemRecord.from_dict(x) for x in d.get("systems", [])),
             recordings=tuple(Recording.from_dict(x) for x in d.get("recordings", [])),
