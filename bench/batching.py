@@ -23,8 +23,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 RATE = 16_000
 # ~100M parameters: a 6-layer 512-wide Whisper-style encoder, an 8-layer 768-wide Qwen2 decoder, 16k vocab.
 AUDIO = {"d_model": 512, "encoder_layers": 6, "encoder_attention_heads": 8, "encoder_ffn_dim": 2048}
-TEXT = {"hidden_size": 768, "intermediate_size": 2048, "num_hidden_layers": 8, "num_attention_heads": 12,
-        "num_key_value_heads": 12, "vocab_size": 16384}  # fmt: skip
+TEXT = {
+    "hidden_size": 768,
+    "intermediate_size": 2048,
+    "num_hidden_layers": 8,
+    "num_attention_heads": 12,
+    "num_key_value_heads": 12,
+    "vocab_size": 16384,
+}
 
 
 def speech_chunks(n: int, seconds: float = 30.0) -> list[np.ndarray]:
@@ -84,8 +90,10 @@ def main() -> None:
     backend = fixed_length_backend(net, processor, "random Qwen2-Audio (~100M)")
     st = GenerationSettings(max_new_tokens=args.new_tokens)
     reqs = [Request("Transcribe the audio.", a, "You transcribe.", st) for a in speech_chunks(args.chunks)]
-    print(f"model: Qwen2AudioForConditionalGeneration, {params / 1e6:.0f}M parameters, random weights, fp32, CPU "
-          f"({torch.get_num_threads()} threads)")  # fmt: skip
+    print(
+        f"model: Qwen2AudioForConditionalGeneration, {params / 1e6:.0f}M parameters, random weights, fp32, CPU "
+        f"({torch.get_num_threads()} threads)"
+    )
     print(f"work: {args.chunks} chunks x 30 s of speech, {args.new_tokens} new tokens each")
     timed(backend, reqs[:1], 1)  # warm-up
     seq, bat = [], []

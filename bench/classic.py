@@ -35,8 +35,10 @@ from offline_models import whisper_tiny_en  # noqa: E402
 def recording(path: Path, minutes: float) -> tuple[Path, str, float]:
     refs = json.loads((DATA / "transcripts.json").read_text())
     jfk = (decode_all(DATA / "jfk.flac")[0], refs["jfk.flac"]["text"])
-    wiz = (decode_all(DATA / "stereo_diarization.wav", channel="left")[0],
-           refs["stereo_diarization.wav"]["text_left_channel"])  # fmt: skip
+    wiz = (
+        decode_all(DATA / "stereo_diarization.wav", channel="left")[0],
+        refs["stereo_diarization.wav"]["text_left_channel"],
+    )
     pattern = [jfk, wiz, wiz, jfk, jfk, wiz, jfk, wiz, wiz, jfk, jfk, wiz]
     pauses = [1.2, 0.6, 2.5, 0.9, 3.0, 1.5]
     parts, texts, total, i = [], [], 0.0, 0
@@ -69,9 +71,11 @@ def main() -> None:
         r = audiomm.run(path, "transcript", backend, RunOptions(cache=False, log=False))
         ours = time.perf_counter() - t
         e1 = error_rates(reference, r.text)
-        print(f"audiomm classic:         {ours:7.1f} s  RTF {ours / seconds:.3f}  WER {100 * e1.wer:.2f} %"
-              f"  ({len(r.chunks)} chunks, coverage {r.coverage.covered_ratio:.1%}, {backend.recovered} regions"
-              " decoded again)")  # fmt: skip
+        print(
+            f"audiomm classic:         {ours:7.1f} s  RTF {ours / seconds:.3f}  WER {100 * e1.wer:.2f} %"
+            f"  ({len(r.chunks)} chunks, coverage {r.coverage.covered_ratio:.1%}, {backend.recovered} regions"
+            " decoded again)"
+        )
 
         t = time.perf_counter()
         segments, _ = backend.asr.transcribe(str(path), beam_size=5, vad_filter=True)

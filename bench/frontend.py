@@ -70,8 +70,11 @@ def main() -> None:
             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024); "
             "print(p.stdout, p.stderr)"
         )
-        w = subprocess.run([sys.executable, "-c", wrapper, str(exe), "audio", "inspect", str(flac)],
-                           capture_output=True, text=True)  # fmt: skip
+        w = subprocess.run(
+            [sys.executable, "-c", wrapper, str(exe), "audio", "inspect", str(flac)],
+            capture_output=True,
+            text=True,
+        )
         first, _, rest = w.stdout.partition("\n")
         dt, peak = (float(x) for x in first.split())
         summary = [ln for ln in rest.splitlines() if ln.startswith("coverage")]

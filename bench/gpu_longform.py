@@ -27,9 +27,16 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 # Qwen/Qwen2-Audio-7B(-Instruct) config.json shapes
 AUDIO_7B = {"d_model": 1280, "encoder_layers": 32, "encoder_attention_heads": 20, "encoder_ffn_dim": 5120}
-TEXT_7B = {"hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32,
-           "num_key_value_heads": 32, "vocab_size": 156032, "max_position_embeddings": 8192,
-           "rms_norm_eps": 1e-5}  # fmt: skip
+TEXT_7B = {
+    "hidden_size": 4096,
+    "intermediate_size": 11008,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 32,
+    "vocab_size": 156032,
+    "max_position_embeddings": 8192,
+    "rms_norm_eps": 1e-5,
+}
 
 
 def run_once(path: Path, backend, batch_size: int, new_tokens: int):
@@ -48,8 +55,12 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=60)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--new-tokens", type=int, default=100)
-    ap.add_argument("--sequential-minutes", type=float, default=None,
-                    help="time sequential on a recording this long (default: --minutes) and say so")  # fmt: skip
+    ap.add_argument(
+        "--sequential-minutes",
+        type=float,
+        default=None,
+        help="time sequential on a recording this long (default: --minutes) and say so",
+    )
     ap.add_argument("--skip-sequential", action="store_true")
     ap.add_argument(
         "--small", action="store_true", help="tiny shapes on CPU: checks the script, not a figure"
@@ -73,8 +84,10 @@ def main() -> None:
     params = sum(p.numel() for p in net.parameters())
     backend = fixed_length_backend(net, processor, "random Qwen2-Audio-7B architecture")
     gpu = torch.cuda.get_device_name(0) if device == "cuda" else "CPU"
-    print(f"model: Qwen2AudioForConditionalGeneration {params / 1e9:.2f}B parameters, random {dtype}, {gpu} "
-          f"(built in {time.perf_counter() - t:.0f} s)")  # fmt: skip
+    print(
+        f"model: Qwen2AudioForConditionalGeneration {params / 1e9:.2f}B parameters, random {dtype}, {gpu} "
+        f"(built in {time.perf_counter() - t:.0f} s)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = write_long(Path(tmp) / "hour.m4a", args.minutes * 60)
         seconds = args.minutes * 60
@@ -83,17 +96,24 @@ def main() -> None:
         tb, rb = run_once(path, backend, args.batch_size, args.new_tokens)
         n = len(rb.chunks)
         toks = sum(c.completion_tokens or 0 for c in rb.chunks)
-        print(f"audio: {args.minutes:g} min, {n} chunks (longest {rb.coverage.longest_chunk_s:.1f} s), "
-              f"covered {rb.coverage.covered_ratio:.1%}; {toks} tokens generated")  # fmt: skip
-        print(f"batched (batch {args.batch_size}): {tb:.1f} s  real-time factor {tb / seconds:.4f} "
-              f"({seconds / tb:.0f}x real time); plan {rb.timings['plan_s']:.1f} s, map {rb.timings['map_s']:.1f} s")  # fmt: skip
+        print(
+            f"audio: {args.minutes:g} min, {n} chunks (longest {rb.coverage.longest_chunk_s:.1f} s), "
+            f"covered {rb.coverage.covered_ratio:.1%}; {toks} tokens generated"
+        )
+        print(
+            f"batched (batch {args.batch_size}): {tb:.1f} s  real-time factor {tb / seconds:.4f} "
+            f"({seconds / tb:.0f}x real time); "
+            f"plan {rb.timings['plan_s']:.1f} s, map {rb.timings['map_s']:.1f} s"
+        )
         if args.skip_sequential:
             return
         smin = args.sequential_minutes or args.minutes
         spath = path if smin == args.minutes else write_long(Path(tmp) / "seq.m4a", smin * 60)
         ts, rs = run_once(spath, backend, 1, args.new_tokens)
-        print(f"sequential ({smin:g} min, {len(rs.chunks)} chunks): {ts:.1f} s  real-time factor {ts / (smin * 60):.4f}; "
-              f"map {rs.timings['map_s']:.1f} s")  # fmt: skip
+        print(
+            f"sequential ({smin:g} min, {len(rs.chunks)} chunks): {ts:.1f} s  "
+            f"real-time factor {ts / (smin * 60):.4f}; map {rs.timings['map_s']:.1f} s"
+        )
         rate_b, rate_s = tb / seconds, ts / (smin * 60)
         same = (
             " (same recording)"

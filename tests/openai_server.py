@@ -68,8 +68,13 @@ def check_request(body: dict) -> tuple[list[str], dict | None, str]:
                 with wave.open(io.BytesIO(raw)) as w:
                     rate, ch, width, n = w.getframerate(), w.getnchannels(), w.getsampwidth(), w.getnframes()
                     pcm = np.frombuffer(w.readframes(n), "<i2").astype(np.float32) / 32767
-                audio = {"rate": rate, "channels": ch, "width": width, "duration_s": n / rate,
-                         "rms": float(np.sqrt(np.mean(pcm**2))) if n else 0.0}  # fmt: skip
+                audio = {
+                    "rate": rate,
+                    "channels": ch,
+                    "width": width,
+                    "duration_s": n / rate,
+                    "rms": float(np.sqrt(np.mean(pcm**2))) if n else 0.0,
+                }
             else:
                 problems.append(f"unknown content part {part.get('type')}")
     if not isinstance(body.get("max_tokens", body.get("max_completion_tokens", 1)), int):
@@ -135,11 +140,20 @@ class Handler(BaseHTTPRequestHandler):
                 n = len(st.text_requests)
                 parts = text.count("[0")
                 answer = st.replies.pop(0) if st.replies else f"summary of {parts} parts"
-        self._send(200, {
-            "id": f"chatcmpl-{n}", "object": "chat.completion", "created": int(time.time()), "model": st.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": finish}],
-            "usage": {"prompt_tokens": 100, "completion_tokens": 5, "total_tokens": 105},
-        })  # fmt: skip
+        self._send(200, completion(n, st.model, answer, finish))
+
+
+def completion(n: int, model: str, answer: str, finish: str) -> dict:
+    """The body of a chat completion, as OpenAI-compatible servers send it."""
+    message = {"role": "assistant", "content": answer}
+    return {
+        "id": f"chatcmpl-{n}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 5, "total_tokens": 105},
+    }
 
 
 class OpenAIServer(LocalServer):

@@ -23,8 +23,12 @@ print(json.dumps({"rc": p.returncode, "out": p.stdout, "err": p.stderr,
 def test_ten_hour_file(tmp_path):
     path = write_long(tmp_path / "ten-hours.flac", 10 * 3600, "flac")
     exe = str(Path(sys.executable).with_name("audiomm"))
-    p = subprocess.run([sys.executable, "-c", WRAPPER, exe, "audio", "inspect", str(path), "--json"],
-                       capture_output=True, text=True, timeout=1800)  # fmt: skip
+    p = subprocess.run(
+        [sys.executable, "-c", WRAPPER, exe, "audio", "inspect", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     res = json.loads(p.stdout)
     assert res["rc"] == 0, res["err"]
     d = json.loads(res["out"])

@@ -11,20 +11,29 @@ from audiofixtures import DATA, clip, join, write
 from audiomm import BackendConfig
 from audiomm.backends import load
 from audiomm.errors import AudiommError
-from audiomm.evaluate.judge import DIMENSIONS, JudgeReplyError, build_prompt, judge, judge_eval, parse_reply
+from audiomm.evaluate.judge import (
+    DIMENSIONS,
+    JudgeReplyError,
+    build_prompt,
+    judge,
+    judge_eval,
+    parse_reply,
+    read_judgements,
+)
 from audiomm.evaluate.report import build
-from audiomm.evaluate.runner import load_recordings, read_results, run_eval
-from audiomm.evaluate.suite import load_suite, select
-from audiomm.evaluate.wer import error_rates, normalise
+from audiomm.evaluate.runner import load_recordings, read_manifest, read_results, run_eval, write_manifest
+from audiomm.evaluate.suite import Task, load_suite, select
+from audiomm.evaluate.wer import ErrorRates, error_rates, normalise
 from audiomm.systems import load_systems
 from conftest import run_cli
 from openai_server import OpenAIServer
 
 MODEL = "qwen2-audio-7b-instruct"
 GOOD = '{"accuracy": 4, "depth": 3, "grounding": 4, "relevance": 5, "insight": 2, "rationale": "fine"}'
-REQUIRED = ["accent", "mood-dissonance", "nonverbal", "vocal-eq", "speakers", "environment", "pacing-fillers",
-            "sarcasm", "recording-quality", "confidence", "turn-taking", "stress", "voice-profile",
-            "language-switching", "sound-scene"]  # fmt: skip
+REQUIRED = (
+    "accent mood-dissonance nonverbal vocal-eq speakers environment pacing-fillers sarcasm recording-quality"
+    " confidence turn-taking stress voice-profile language-switching sound-scene"
+).split()
 
 
 # --------------------------------------------------------------------------- suite and WER
@@ -91,7 +100,7 @@ def test_judge_parses_recorded_replies(case):
 
 
 def test_judge_prompt_keeps_braces_in_answers():
-    p = build_prompt("T", "P", "R", "C", "answer with {rubric} and {{x}}")
+    p = build_prompt(Task("t", "T", "P", "R"), "C", "answer with {rubric} and {{x}}")
     assert "answer with {rubric} and {{x}}" in p and '{"accuracy": n' in p and "\nR\n" in p
 
 
@@ -153,7 +162,7 @@ def test_run_judge_report_end_to_end(tmp_path, recordings, monkeypatch):
         assert len(again) == 3 and len(read_results(out)) == 24
     res = read_results(out)
     r = res["audio-a/one/transcript/r0"]
-    assert r.wer["ref_words"] == 14 and r.wer["wer"] == 1.0  # the test server does not transcribe
+    assert r.wer.ref_words == 14 and r.wer.wer == 1.0  # the test server does not transcribe
     assert res["audio-a/two/transcript/r0"].wer is None  # no reference for two
     assert r.rtf > 0 and r.covered_ratio == 1.0 and (out / r.raw).read_text().startswith("# transcript")
 
@@ -187,6 +196,36 @@ def test_run_judge_report_end_to_end(tmp_path, recordings, monkeypatch):
         assert (out / "plots" / f"{png}.png").stat().st_size > 5000
 
 
+def test_eval_files_load_as_records(tmp_path):
+    # lines as another version wrote them: unknown keys are ignored, torn or incomplete lines skipped
+    wer = {"wer": 0.5, "cer": 0.25, "ref_words": 4, "substitutions": 1, "deletions": 1, "insertions": 0}
+    line = {"key": "s/r/t/r0", "system": "s", "backend": "openai", "model": "m", "recording": "r"}
+    line |= {"task": "t", "repeat": 0, "status": "ok", "wer": wer, "retired": 1}
+    lines = [json.dumps(line), json.dumps({"key": "s/r/t/r1", "system": "s"}), json.dumps(line)[:30]]
+    (tmp_path / "results.jsonl").write_text("\n".join(lines))
+    [r] = read_results(tmp_path).values()
+    assert r.key == "s/r/t/r0" and r.wer == ErrorRates(**wer) and r.wer.errors == 2
+    judged = {"key": "s/r/t/r0", "judge_model": "j", "judge_base_url": "u", "judge_version": "v"}
+    judged |= {"prompt_sha256": "0", "prompt": "p", "valid": True, "scores": {"depth": 3}, "overall": 3.0}
+    (tmp_path / "judgements.jsonl").write_text(json.dumps(judged) + "\n" + json.dumps({"key": "x"}) + "\n")
+    [j] = read_judgements(tmp_path).values()
+    assert j.valid and j.overall == 3.0 and j.scores == {"depth": 3}
+    system = {"name": "s", "backend": "openai", "model": "m", "base_url": "http://h/v1", "retries": 1}
+    recording = {"name": "r", "path": "/a.wav", "reference": "a b", "notes": None, "channel": "mix"}
+    task = {"name": "t", "tests": "T", "prompt": "P", "rubric": "R", "score": "wer"}
+    old = {"systems": [system], "recordings": [recording], "tasks": [task], "repeats": 2, "temperature": 0.5}
+    (tmp_path / "eval.json").write_text(json.dumps(old))
+    m = read_manifest(tmp_path)
+    assert (m.systems[0].name, m.systems[0].settings) == ("s", {"base_url": "http://h/v1", "retries": 1})
+    assert m.recordings[0].path == Path("/a.wav") and m.tasks[0].score == "wer" and m.repeats == 2
+    write_manifest(tmp_path, m)
+    assert read_manifest(tmp_path) == m
+    assert json.loads((tmp_path / "eval.json").read_text())["systems"] == [system]
+    (tmp_path / "eval.json").write_text('{"systems": [{"model": "m"}]}')
+    with pytest.raises(AudiommError, match="not a valid eval.json"):
+        read_manifest(tmp_path)
+
+
 def _links(html: str) -> list[str]:
     hrefs = []
 
@@ -204,8 +243,8 @@ def test_a_failing_system_is_recorded_and_the_others_run(tmp_path, recordings, m
     with OpenAIServer(api_key="k") as server:
         extra = '\n[[system]]\nname = "down"\nmodel = "m"\nbase_url = "http://127.0.0.1:9/v1"\nretries = 0\n'
         f = systems_file(tmp_path, server.url, extra)
-        p = run_cli("eval", "run", "--systems", str(f), "--recordings", str(recordings / "one.flac"),
-                    "--tasks", "accent", "--out", str(tmp_path / "ev"), env={"EVAL_TEST_KEY": "k"})  # fmt: skip
+        args = ["--systems", str(f), "--recordings", str(recordings / "one.flac"), "--tasks", "accent"]
+        p = run_cli("eval", "run", *args, "--out", str(tmp_path / "ev"), env={"EVAL_TEST_KEY": "k"})
     assert p.returncode == 1 and "Traceback" not in p.stderr
     assert "down/one/accent/r0: cannot reach http://127.0.0.1:9/v1" in p.stderr
     assert "2 new results, 1 failed" in p.stdout

@@ -103,8 +103,8 @@ def test_cli_formats_and_logs(minutes, tmp_path):
     with OpenAIServer() as srv:
         for fmt in ("json", "srt", "vtt", "md"):
             out = tmp_path / f"out.{fmt}"
-            p = run_cli("run", str(minutes), "--model", MODEL, "--base-url", srv.url, "--api-key", "sk-SECRET-123",
-                        "--format", fmt, "--out", str(out))  # fmt: skip
+            args = ["--api-key", "sk-SECRET-123", "--format", fmt, "--out", str(out)]
+            p = run_cli("run", str(minutes), "--model", MODEL, "--base-url", srv.url, *args)
             assert p.returncode == 0, p.stderr
             assert "sk-SECRET-123" not in out.read_text() + p.stdout + p.stderr
         d = json.loads((tmp_path / "out.json").read_text())
@@ -134,8 +134,8 @@ def test_user_preset_dir_and_template(tmp_path, minutes):
     assert "food" in p.stdout
     (tmp_path / "t.md").write_text("Breakfast: ...\nSymptoms: ...")
     with OpenAIServer() as srv:
-        p = run_cli("run", str(minutes), "--model", MODEL, "--base-url", srv.url, "--preset", "voice-journal",
-                    "--template", str(tmp_path / "t.md"), "--format", "json")  # fmt: skip
+        args = ["--preset", "voice-journal", "--template", str(tmp_path / "t.md"), "--format", "json"]
+        p = run_cli("run", str(minutes), "--model", MODEL, "--base-url", srv.url, *args)
         assert p.returncode == 0, p.stderr
         assert json.loads(p.stdout)["text"].startswith("summary of")
 

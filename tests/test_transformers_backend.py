@@ -31,6 +31,11 @@ def minutes(tmp_path_factory):
     return write(tmp_path_factory.mktemp("rec") / "minutes.m4a", audio)
 
 
+def local(model) -> list[str]:
+    """The CLI options that run ``model`` with the transformers backend."""
+    return ["--backend", "transformers", "--model", str(model)]
+
+
 def _requests(n_tokens: int = 10) -> list[Request]:
     speech = clip()
     st = GenerationSettings(max_new_tokens=n_tokens)
@@ -78,10 +83,16 @@ def test_right_padding_would_change_outputs(models):
 def _pad_right(b, reqs):
     convs = [b._conversation(r) for r in reqs]
     return b.processor.apply_chat_template(
-        convs, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt",
-        processor_kwargs={"text_kwargs": {"padding": True, "padding_side": "right"},
-                          "audio_kwargs": {"sampling_rate": RATE}},
-    )  # fmt: skip
+        convs,
+        add_generation_prompt=True,
+        tokenize=True,
+        return_dict=True,
+        return_tensors="pt",
+        processor_kwargs={
+            "text_kwargs": {"padding": True, "padding_side": "right"},
+            "audio_kwargs": {"sampling_rate": RATE},
+        },
+    )
 
 
 def test_length_finish_and_token_counts(models):
@@ -103,10 +114,9 @@ def test_never_cuts_audio_silently(models):
 @pytest.mark.parametrize("arch", list(BUILDERS))
 def test_cli_long_recording(models, minutes, tmp_path, arch):
     out = tmp_path / "t.json"
-    r = run_cli(
-        "run", str(minutes), "--backend", "transformers", "--model", str(models[arch]), "--format", "json",
-        "--out", str(out), "--max-new-tokens", "6", "--batch-size", "4",
-    )  # fmt: skip
+    args = ["run", str(minutes), *local(models[arch]), "--format", "json"]
+    small = ["--max-new-tokens", "6", "--batch-size", "4"]
+    r = run_cli(*args, "--out", str(out), *small)
     assert r.returncode == 0, r.stderr
     doc = json.loads(out.read_text())
     chunks = doc["chunks"]
@@ -120,10 +130,7 @@ def test_cli_long_recording(models, minutes, tmp_path, arch):
     assert r.stderr.count("hit the token limit") == len(truncated)
     assert runlog.read()[0].backend == "transformers"
     # a second run recomputes nothing
-    again = run_cli(
-        "run", str(minutes), "--backend", "transformers", "--model", str(models[arch]), "--format", "json",
-        "--max-new-tokens", "6", "--batch-size", "4",
-    )  # fmt: skip
+    again = run_cli(*args, *small)
     assert again.returncode == 0
     assert [c["text"] for c in json.loads(again.stdout)["chunks"]] == [c["text"] for c in chunks]
     assert runlog.read()[0].cached == len(chunks)
@@ -132,10 +139,9 @@ def test_cli_long_recording(models, minutes, tmp_path, arch):
 def test_summary_preset_reduces_with_the_same_model(models, tmp_path):
     audio, _ = join([clip(), 2.0, clip(), 2.0, clip()])
     path = write(tmp_path / "three.wav", audio)
-    r = run_cli(
-        "run", str(path), "--backend", "transformers", "--model", str(models["qwen2-audio"]), "--preset",
-        "meeting-summary", "--max-chunk-seconds", "12", "--max-new-tokens", "5", "--format", "json",
-    )  # fmt: skip
+    limits = ["--max-chunk-seconds", "12", "--max-new-tokens", "5"]
+    args = ["--preset", "meeting-summary", *limits, "--format", "json"]
+    r = run_cli("run", str(path), *local(models["qwen2-audio"]), *args)
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert len(doc["chunks"]) >= 3 and doc["kind"] == "summary"
@@ -170,13 +176,12 @@ def test_remote_code_needs_the_flag(tmp_path):
     (d / "config.json").write_text(
         json.dumps({"model_type": "ultravox", "auto_map": {"AutoConfig": "cfg.UltravoxConfig"}})
     )
-    r = run_cli("run", "tests/data/jfk.flac", "--backend", "transformers", "--model", str(d))
+    r = run_cli("run", "tests/data/jfk.flac", *local(d))
     assert r.returncode != 0 and "--trust-remote-code" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_bad_recording_is_reported_before_the_model_loads(tmp_path):
     # the model id cannot be loaded offline: the error names the file, so no load was tried first
-    r = run_cli("run", str(tmp_path / "missing.wav"), "--backend", "transformers", "--model", "someorg/not-real",
-                env={"HF_HUB_OFFLINE": "1"})  # fmt: skip
+    r = run_cli("run", str(tmp_path / "missing.wav"), *local("someorg/not-real"), env={"HF_HUB_OFFLINE": "1"})
     assert r.returncode != 0
     assert r.stderr.splitlines() == [f"error: {tmp_path / 'missing.wav'}: no such file"]

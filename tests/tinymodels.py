@@ -80,9 +80,15 @@ def _finish(model, processor, tokenizer, out: Path) -> Path:
 
 
 def qwen2_audio(
-    hidden: int = 64, layers: int = 2, seed: int = 0, *, text: dict | None = None, audio: dict | None = None,
-    device=None, dtype=None,
-):  # fmt: skip
+    hidden: int = 64,
+    layers: int = 2,
+    seed: int = 0,
+    *,
+    text: dict | None = None,
+    audio: dict | None = None,
+    device=None,
+    dtype=None,
+):
     """(model, processor): a Qwen2AudioForConditionalGeneration with random weights and the processor's own
     chat template. ``text``/``audio`` override config fields (the benchmarks use full-size shapes)."""
     import torch

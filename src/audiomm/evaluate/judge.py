@@ -10,13 +10,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from audiomm.backends.base import Backend, GenerationSettings, Request
-from audiomm.evaluate.runner import append_jsonl, read_jsonl, read_manifest, read_results
+from audiomm.evaluate.records import append_jsonl, from_fields, read_jsonl
+from audiomm.evaluate.runner import EvalResult, Recording, read_manifest, read_results
+from audiomm.evaluate.suite import Task
 
 DIMENSIONS = ("accuracy", "depth", "grounding", "relevance", "insight")
 JUDGE_VERSION = "rubric-judge/1"
@@ -124,6 +127,8 @@ def parse_reply(text: str) -> Scores:
 
 @dataclass
 class Judgement:
+    """The judge's verdict on one result: a line of ``judgements.jsonl``, with all it was asked and said."""
+
     key: str  # the result judged
     judge_model: str
     judge_base_url: str
@@ -138,12 +143,18 @@ class Judgement:
     attempts: int = 0
     replies: list[str] = field(default_factory=list)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Judgement:
+        return from_fields(cls, d)
+
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def build_prompt(tests: str, prompt: str, rubric: str, context: str, answer: str) -> str:
-    fill = {"tests": tests, "prompt": prompt, "rubric": rubric, "context": context, "answer": answer.strip()}
+def build_prompt(task: Task, context: str, answer: str) -> str:
+    """The judge's prompt: the task, its rubric, what is known about the recording, and the answer."""
+    fill = {"tests": task.tests, "prompt": task.prompt, "rubric": task.rubric, "context": context}
+    fill["answer"] = answer.strip()
     # one pass: what is filled in (answers may contain braces) is never filled again
     out = re.sub(r"\{\{|\}\}|\{(\w+)\}", lambda m: fill[m[1]] if m[1] else m[0][0], TEMPLATE)
     return out
@@ -176,42 +187,48 @@ def judge(backend: Backend, key: str, prompt: str, *, max_new_tokens: int = 400)
 # --------------------------------------------------------------------------- judging an eval directory
 
 
-def context(recording: dict, audio_s: float | None) -> str:
+def context(recording: Recording | None, audio_s: float | None) -> str:
     """What the judge is told about the recording: duration, reference transcript, notes."""
     lines = [f"Duration: {audio_s:.1f} s." if audio_s else ""]
-    if recording.get("reference"):
-        lines.append(f"Reference transcript (verbatim, by a human):\n{recording['reference']}")
-    if recording.get("notes"):
-        lines.append(f"Notes about the recording:\n{recording['notes']}")
+    if recording and recording.reference:
+        lines.append(f"Reference transcript (verbatim, by a human):\n{recording.reference}")
+    if recording and recording.notes:
+        lines.append(f"Notes about the recording:\n{recording.notes}")
     if len(lines) == 1:
         lines.append("Nothing else is known: judge plausibility, specificity and internal consistency.")
     return "\n\n".join(x for x in lines if x)
 
 
-def read_judgements(out_dir: Path) -> dict[str, dict]:
-    return read_jsonl(Path(out_dir) / "judgements.jsonl")
+def read_judgements(out_dir: Path) -> dict[str, Judgement]:
+    """The judgements of an eval directory by result key (the last good line of each)."""
+    return read_jsonl(Path(out_dir) / "judgements.jsonl", Judgement.from_dict)
 
 
-def judge_eval(out_dir, backend: Backend, *, on_item=None, again: bool = False) -> list[Judgement]:
+def judge_eval(
+    out_dir: Path,
+    backend: Backend,
+    *,
+    on_item: Callable[[Judgement, int, int], None] | None = None,
+    again: bool = False,
+) -> list[Judgement]:
     """Judge every ok result of a rubric task that has no valid judgement yet (``again``: re-judge all)."""
     out_dir = Path(out_dir)
     m = read_manifest(out_dir)
-    tasks = {t["name"]: t for t in m["tasks"]}
-    recs = {r["name"]: r for r in m["recordings"]}
+    tasks = {t.name: t for t in m.tasks if t.score == "judge"}
+    recs = {r.name: r for r in m.recordings}
     have = read_judgements(out_dir)
-    todo = [
-        r for r in read_results(out_dir).values()
-        if r.status == "ok" and tasks.get(r.task, {}).get("score") == "judge"
-        and (again or not have.get(r.key, {}).get("valid"))
-    ]  # fmt: skip
+    todo = [r for r in read_results(out_dir).values() if r.status == "ok" and r.task in tasks]
+    if not again:
+        todo = [r for r in todo if not (r.key in have and have[r.key].valid)]
     new = []
     for n, r in enumerate(todo, 1):
-        t = tasks[r.task]
-        prompt = build_prompt(t["tests"], t["prompt"], t["rubric"], context(recs.get(r.recording, {}), r.audio_s),
-                              r.text or "(empty answer)")  # fmt: skip
-        j = judge(backend, r.key, prompt)
+        j = judge(backend, r.key, _prompt(r, tasks[r.task], recs.get(r.recording)))
         append_jsonl(out_dir / "judgements.jsonl", j.to_dict())
         new.append(j)
         if on_item:
             on_item(j, n, len(todo))
     return new
+
+
+def _prompt(result: EvalResult, task: Task, recording: Recording | None) -> str:
+    return build_prompt(task, context(recording, result.audio_s), result.text or "(empty answer)")

@@ -8,19 +8,23 @@ across repeats; and every result with a link to its raw output.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
-from audiomm.evaluate.judge import DIMENSIONS, read_judgements
-from audiomm.evaluate.runner import EvalResult, read_manifest, read_results
+from audiomm.evaluate.judge import DIMENSIONS, Judgement, read_judgements
+from audiomm.evaluate.runner import EvalResult, SystemRecord, read_manifest, read_results
 from audiomm.paths import atomic_write_text
 from audiomm.rendering import jinja_env, md_escape
-from audiomm.rendering import save_figure as _save
+from audiomm.rendering import save_figure
 
 
 @dataclass
 class SystemRow:
+    """One system's line of the report."""
+
     name: str
     backend: str
     model: str
@@ -41,6 +45,29 @@ class SystemRow:
     wer_spread: float | None = None  # mean (max - min) WER across repeats
 
 
+@dataclass(frozen=True)
+class TaskRow:
+    """The judge's mean overall score for one task, per system (None where nothing was judged)."""
+
+    task: str
+    cells: list[float | None]
+
+
+@dataclass(frozen=True)
+class ResultLine:
+    """One result as the report lists it, its numbers already written out."""
+
+    r: EvalResult
+    wer: str
+    rtf: str
+    overall: str  # the judge's score, "invalid", or "" (not judged)
+    rationale: str
+    preview: str
+
+
+Judgements = dict[str, Judgement]
+
+
 def _mean(xs: list[float]) -> float | None:
     return round(statistics.fmean(xs), 4) if xs else None
 
@@ -56,27 +83,30 @@ def similarity(a: str, b: str) -> float:
     return fuzz.token_sort_ratio(a, b) / 100.0
 
 
-def aggregate(results: list[EvalResult], judgements: dict[str, dict], systems: list[dict]) -> list[SystemRow]:
+def _scores(judgements: Judgements, results: list[EvalResult]) -> list[float]:
+    """The judge's overall scores of those results that have a valid judgement."""
+    out = []
+    for r in results:
+        j = judgements.get(r.key)
+        if j is not None and j.valid and j.overall is not None:
+            out.append(j.overall)
+    return out
+
+
+def aggregate(
+    results: list[EvalResult], judgements: Judgements, systems: Sequence[SystemRecord]
+) -> list[SystemRow]:
+    """One row per system that has results: error rates, judge scores, timings, coverage, consistency."""
     rows = []
     for s in systems:
-        mine = [r for r in results if r.system == s["name"]]
+        mine = [r for r in results if r.system == s.name]
         if not mine:
             continue
         ok = [r for r in mine if r.status == "ok"]
-        row = SystemRow(s["name"], s.get("backend", ""), ok[0].model if ok else s.get("model", ""))
-        row.ok, row.errors = len(ok), len(mine) - len(ok)
-        w = [r.wer for r in ok if r.wer]
-        if w:
-            errs = sum(x["substitutions"] + x["deletions"] + x["insertions"] for x in w)
-            row.wer = round(errs / max(1, sum(x["ref_words"] for x in w)), 4)
-            row.cer = _mean([x["cer"] for x in w])
-            row.wer_items = len(w)
-        js = [judgements[r.key] for r in ok if r.key in judgements]
-        valid = [j for j in js if j.get("valid")]
-        row.judged, row.invalid = len(valid), len(js) - len(valid)
-        if valid:
-            row.dims = {d: round(statistics.fmean(j["scores"][d] for j in valid), 2) for d in DIMENSIONS}
-            row.overall = round(statistics.fmean(j["overall"] for j in valid), 2)
+        model = ok[0].model if ok else s.model
+        row = SystemRow(s.name, s.backend, model, ok=len(ok), errors=len(mine) - len(ok))
+        _error_rates(row, ok)
+        _judged(row, ok, judgements)
         row.latency_s = _median([r.seconds for r in ok])
         row.rtf = _median([r.rtf for r in ok if r.rtf is not None])
         row.min_coverage = min((r.covered_ratio for r in ok if r.covered_ratio is not None), default=None)
@@ -85,7 +115,24 @@ def aggregate(results: list[EvalResult], judgements: dict[str, dict], systems: l
     return rows
 
 
-def _consistency(row: SystemRow, ok: list[EvalResult], judgements: dict[str, dict]) -> None:
+def _error_rates(row: SystemRow, ok: list[EvalResult]) -> None:
+    rates = [r.wer for r in ok if r.wer is not None]
+    if rates:
+        row.wer = round(sum(x.errors for x in rates) / max(1, sum(x.ref_words for x in rates)), 4)
+        row.cer = _mean([x.cer for x in rates])
+        row.wer_items = len(rates)
+
+
+def _judged(row: SystemRow, ok: list[EvalResult], judgements: Judgements) -> None:
+    js = [judgements[r.key] for r in ok if r.key in judgements]
+    valid = [j for j in js if j.valid]
+    row.judged, row.invalid = len(valid), len(js) - len(valid)
+    if valid:
+        row.dims = {d: round(statistics.fmean(j.scores[d] for j in valid), 2) for d in DIMENSIONS}
+        row.overall = round(statistics.fmean(_scores(judgements, ok)), 2)
+
+
+def _consistency(row: SystemRow, ok: list[EvalResult], judgements: Judgements) -> None:
     groups: dict[tuple[str, str], list[EvalResult]] = {}
     for r in ok:
         groups.setdefault((r.recording, r.task), []).append(r)
@@ -94,35 +141,46 @@ def _consistency(row: SystemRow, ok: list[EvalResult], judgements: dict[str, dic
         if len(g) < 2:
             continue
         sims.append(statistics.fmean(similarity(a.text, b.text) for a, b in combinations(g, 2)))
-        scores = [judgements[r.key]["overall"] for r in g if judgements.get(r.key, {}).get("valid")]
+        scores = _scores(judgements, g)
         if len(scores) >= 2:
             sds.append(statistics.pstdev(scores))
-        wers = [r.wer["wer"] for r in g if r.wer]
+        wers = [r.wer.wer for r in g if r.wer is not None]
         if len(wers) >= 2:
             spreads.append(max(wers) - min(wers))
     row.similarity, row.score_sd, row.wer_spread = _mean(sims), _mean(sds), _mean(spreads)
 
 
-def task_matrix(results, judgements, systems: list[str], tasks: list[str]) -> list[dict]:
+def task_matrix(
+    results: list[EvalResult], judgements: Judgements, systems: list[str], tasks: list[str]
+) -> list[TaskRow]:
     """Mean overall judge score per task (rows) and system (columns); None where nothing was judged."""
     out = []
     for t in tasks:
         cells = []
         for s in systems:
-            xs = [
-                judgements[r.key]["overall"] for r in results
-                if r.system == s and r.task == t and judgements.get(r.key, {}).get("valid")
-            ]  # fmt: skip
+            xs = _scores(judgements, [r for r in results if r.system == s and r.task == t])
             cells.append(round(statistics.fmean(xs), 2) if xs else None)
         if any(c is not None for c in cells):
-            out.append({"task": t, "cells": cells})
+            out.append(TaskRow(t, cells))
     return out
 
 
 # --------------------------------------------------------------------------- plots
 
 
-def plots(rows: list[SystemRow], matrix: list[dict], out: Path) -> list[dict[str, str]]:
+@dataclass(frozen=True)
+class Heatmap:
+    """A grid of judge scores (1-5) to draw; NaN where there is none."""
+
+    name: str  # the file name, without extension
+    data: list[list[float]]
+    rows: list[str]
+    cols: list[str]
+    title: str
+    caption: str
+
+
+def plots(rows: list[SystemRow], matrix: list[TaskRow], out: Path) -> list[dict[str, str]]:
     """PNG + SVG charts; [] when matplotlib is not installed (the report says how to get them)."""
     try:
         import matplotlib
@@ -133,80 +191,91 @@ def plots(rows: list[SystemRow], matrix: list[dict], out: Path) -> list[dict[str
         return []
     out.mkdir(parents=True, exist_ok=True)
     made = []
-    names = [r.name for r in rows]
-    wer_rows = [r for r in rows if r.wer is not None]
-    if wer_rows:
-        fig, ax = plt.subplots(figsize=(max(5, 1.4 * len(wer_rows) + 2), 3.8), dpi=110)
-        bars = ax.bar([r.name for r in wer_rows], [100 * r.wer for r in wer_rows], color="#4c72b0")
-        for b, r in zip(bars, wer_rows, strict=True):
-            ax.annotate(f"{100 * r.wer:.1f} %", (b.get_x() + b.get_width() / 2, b.get_height()), ha="center",
-                        va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")  # fmt: skip
-        ax.set_ylabel("WER (%) pooled over recordings")
-        ax.set_title("Word error rate per system (lower is better)")
-        ax.set_ylim(0, max(100 * r.wer for r in wer_rows) * 1.25 + 1)
-        fig.tight_layout()
-        made.append(_save(fig, out, "wer", "Word error rate per system", "WER after normalisation, pooled."))
-        plt.close(fig)
-    judged = [r for r in rows if r.dims]
-    if judged:
-        data = [[r.dims[d] for d in DIMENSIONS] for r in judged]
-        made.append(
-            _heatmap(
-                plt,
-                out,
-                "rubric",
-                data,
-                [r.name for r in judged],
-                list(DIMENSIONS),
-                "Rubric judge: mean score per dimension (1-5)",
-                "Mean judge score per system and dimension.",
-            )  # fmt: skip
-        )
-    if matrix:
-        data = [[c if c is not None else float("nan") for c in m["cells"]] for m in matrix]
-        made.append(
-            _heatmap(
-                plt,
-                out,
-                "rubric_by_task",
-                data,
-                [m["task"] for m in matrix],
-                names,
-                "Rubric judge: mean overall score per task (1-5)",
-                "Mean of the five dimensions, per task.",
-            )  # fmt: skip
-        )
-    timed = [r for r in rows if r.latency_s is not None]
-    if timed:
-        fig, (a1, a2) = plt.subplots(1, 2, figsize=(max(7, 2.2 * len(timed) + 3), 3.8), dpi=110)
-        a1.bar([r.name for r in timed], [r.latency_s for r in timed], color="#55a868")
-        a1.set_ylabel("seconds per result (median)")
-        a1.set_title("Latency\n(median per result)", fontsize=10)
-        a2.bar([r.name for r in timed], [r.rtf or 0 for r in timed], color="#c44e52")
-        a2.axhline(1.0, color="grey", lw=0.8, ls="--")
-        a2.set_ylabel("processing s / audio s (median)")
-        a2.set_title("Real-time factor\n(below the line: faster than real time)", fontsize=10)
-        for a in (a1, a2):
-            a.tick_params(axis="x", labelrotation=20)
-        fig.tight_layout()
-        made.append(_save(fig, out, "latency_rtf", "Latency and real-time factor", "Median per result."))
-        plt.close(fig)
+    if any(r.wer is not None for r in rows):
+        made.append(_wer_chart(plt, rows, out))
+    made += [_heatmap(plt, out, h) for h in _heatmaps(rows, matrix)]
+    if any(r.latency_s is not None for r in rows):
+        made.append(_latency_chart(plt, rows, out))
     return made
 
 
-def _heatmap(plt, out: Path, name: str, data, rows: list[str], cols: list[str], title: str, caption: str):
-    fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(cols) + 3), max(2.5, 0.42 * len(rows) + 1.6)), dpi=110)
-    im = ax.imshow(data, cmap="RdYlGn", vmin=1, vmax=5, aspect="auto")
-    ax.set_xticks(range(len(cols)), cols, rotation=20, ha="right")
-    ax.set_yticks(range(len(rows)), rows)
-    for i, line in enumerate(data):
+def _wer_chart(plt: Any, rows: list[SystemRow], out: Path) -> dict[str, str]:
+    shown = [r for r in rows if r.wer is not None]
+    percent = [100 * r.wer for r in shown]
+    fig, ax = plt.subplots(figsize=(max(5, 1.4 * len(shown) + 2), 3.8), dpi=110)
+    bars = ax.bar([r.name for r in shown], percent, color="#4c72b0")
+    ax.bar_label(bars, labels=[f"{p:.1f} %" for p in percent], fontsize=8, padding=2)
+    ax.set_ylabel("WER (%) pooled over recordings")
+    ax.set_title("Word error rate per system (lower is better)")
+    ax.set_ylim(0, max(percent) * 1.25 + 1)
+    fig.tight_layout()
+    made = save_figure(fig, out, "wer", "Word error rate per system", "WER after normalisation, pooled.")
+    plt.close(fig)
+    return made
+
+
+def _heatmaps(rows: list[SystemRow], matrix: list[TaskRow]) -> list[Heatmap]:
+    """The judge's scores per system and dimension, and per task and system (where there are any)."""
+    maps = []
+    judged = [r for r in rows if r.dims]
+    if judged:
+        maps.append(
+            Heatmap(
+                name="rubric",
+                data=[[r.dims[d] for d in DIMENSIONS] for r in judged],
+                rows=[r.name for r in judged],
+                cols=list(DIMENSIONS),
+                title="Rubric judge: mean score per dimension (1-5)",
+                caption="Mean judge score per system and dimension.",
+            )
+        )
+    if matrix:
+        maps.append(
+            Heatmap(
+                name="rubric_by_task",
+                data=[[c if c is not None else float("nan") for c in t.cells] for t in matrix],
+                rows=[t.task for t in matrix],
+                cols=[r.name for r in rows],
+                title="Rubric judge: mean overall score per task (1-5)",
+                caption="Mean of the five dimensions, per task.",
+            )
+        )
+    return maps
+
+
+def _heatmap(plt: Any, out: Path, h: Heatmap) -> dict[str, str]:
+    size = (max(5, 1.1 * len(h.cols) + 3), max(2.5, 0.42 * len(h.rows) + 1.6))
+    fig, ax = plt.subplots(figsize=size, dpi=110)
+    im = ax.imshow(h.data, cmap="RdYlGn", vmin=1, vmax=5, aspect="auto")
+    ax.set_xticks(range(len(h.cols)), h.cols, rotation=20, ha="right")
+    ax.set_yticks(range(len(h.rows)), h.rows)
+    for i, line in enumerate(h.data):
         for j, v in enumerate(line):
             if v == v:  # not NaN
                 ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=8)
     fig.colorbar(im, ax=ax, fraction=0.04)
-    ax.set_title(title)
+    ax.set_title(h.title)
     fig.tight_layout()
-    made = _save(fig, out, name, title, caption)
+    made = save_figure(fig, out, h.name, h.title, h.caption)
+    plt.close(fig)
+    return made
+
+
+def _latency_chart(plt: Any, rows: list[SystemRow], out: Path) -> dict[str, str]:
+    timed = [r for r in rows if r.latency_s is not None]
+    names = [r.name for r in timed]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(max(7, 2.2 * len(timed) + 3), 3.8), dpi=110)
+    a1.bar(names, [r.latency_s for r in timed], color="#55a868")
+    a1.set_ylabel("seconds per result (median)")
+    a1.set_title("Latency\n(median per result)", fontsize=10)
+    a2.bar(names, [r.rtf or 0 for r in timed], color="#c44e52")
+    a2.axhline(1.0, color="grey", lw=0.8, ls="--")
+    a2.set_ylabel("processing s / audio s (median)")
+    a2.set_title("Real-time factor\n(below the line: faster than real time)", fontsize=10)
+    for a in (a1, a2):
+        a.tick_params(axis="x", labelrotation=20)
+    fig.tight_layout()
+    made = save_figure(fig, out, "latency_rtf", "Latency and real-time factor", "Median per result.")
     plt.close(fig)
     return made
 
@@ -222,34 +291,54 @@ def _num(x: float | None, nd: int = 2) -> str:
     return f"{x:.{nd}f}" if x is not None else "–"
 
 
+def _line(r: EvalResult, j: Judgement | None) -> ResultLine:
+    """A result as the report lists it, with the judge's verdict on it (if any)."""
+    if j is None:
+        overall = ""
+    else:
+        overall = _num(j.overall) if j.valid else "invalid"
+    return ResultLine(
+        r=r,
+        wer=_pct(r.wer.wer) if r.wer is not None else "",
+        rtf=_num(r.rtf),
+        overall=overall,
+        rationale=(j.rationale or j.error) if j is not None else "",
+        preview=(r.text or r.error).strip().replace("\n", " ")[:160],
+    )
+
+
+def _inline(charts: list[dict[str, str]], out_dir: Path) -> list[dict[str, str]]:
+    """The charts with their SVG text, to put in the HTML page."""
+    for c in charts:
+        svg = (out_dir / c["svg"]).read_text(encoding="utf-8")
+        c["inline"] = svg[svg.find("<svg") :]
+    return charts
+
+
 def build(out_dir: Path, *, with_plots: bool = True) -> tuple[Path, Path]:
     """Write ``report.html`` (self-contained: styles and SVG charts inline) and ``report.md`` into ``out_dir``."""
     m = read_manifest(out_dir)
     results = sorted(read_results(out_dir).values(), key=lambda r: (r.system, r.recording, r.task, r.repeat))
     judgements = read_judgements(out_dir)
-    rows = aggregate(results, judgements, m["systems"])
+    rows = aggregate(results, judgements, m.systems)
     names = [r.name for r in rows]
-    matrix = task_matrix(results, judgements, names, [t["name"] for t in m["tasks"]])
-    charts = plots(rows, matrix, out_dir / "plots") if with_plots else []
-    for c in charts:
-        svg = (out_dir / c["svg"]).read_text(encoding="utf-8")
-        c["inline"] = svg[svg.find("<svg") :]
-    judges = sorted({(j["judge_model"], j["judge_version"]) for j in judgements.values()})
-    items = []
-    for r in results:
-        j = judgements.get(r.key, {})
-        items.append({
-            "r": r, "wer": _pct(r.wer["wer"]) if r.wer else "", "rtf": _num(r.rtf),
-            "overall": _num(j.get("overall")) if j.get("valid") else ("invalid" if j else ""),
-            "rationale": j.get("rationale") or j.get("error", ""),
-            "preview": (r.text or r.error).strip().replace("\n", " ")[:160],
-        })  # fmt: skip
+    matrix = task_matrix(results, judgements, names, [t.name for t in m.tasks])
     ctx = {
-        "rows": rows, "dims": DIMENSIONS, "matrix": matrix, "names": names, "charts": charts, "items": items,
-        "m": m, "judges": judges, "pct": _pct, "num": _num, "n_results": len(results),
-        "n_judged": sum(1 for j in judgements.values() if j.get("valid")),
-        "repeats": m.get("repeats", 1), "temperature": m.get("temperature", 0.0),
-    }  # fmt: skip
+        "rows": rows,
+        "dims": DIMENSIONS,
+        "matrix": matrix,
+        "names": names,
+        "charts": _inline(plots(rows, matrix, out_dir / "plots"), out_dir) if with_plots else [],
+        "items": [_line(r, judgements.get(r.key)) for r in results],
+        "m": m,
+        "judges": sorted({(j.judge_model, j.judge_version) for j in judgements.values()}),
+        "pct": _pct,
+        "num": _num,
+        "n_results": len(results),
+        "n_judged": sum(1 for j in judgements.values() if j.valid),
+        "repeats": m.repeats,
+        "temperature": m.temperature,
+    }
     html = jinja_env("audiomm.evaluate", autoescape=True).get_template("report.html.j2").render(**ctx)
     md_env = jinja_env("audiomm.evaluate")
     md_env.filters["mdx"] = md_escape

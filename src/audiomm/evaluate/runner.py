@@ -11,20 +11,21 @@ Rerunning the same command skips what is done (resumable); failed items are trie
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, TypeVar
 
 from audiomm.audio.decode import probe
 from audiomm.backends import Backend, load
-from audiomm.config import BackendConfig
+from audiomm.config import BackendConfig, RunOptions
 from audiomm.errors import AudiommError, first_line
+from audiomm.evaluate.records import append_jsonl, from_fields, read_jsonl
 from audiomm.evaluate.suite import Task
-from audiomm.evaluate.wer import error_rates
+from audiomm.evaluate.wer import ErrorRates, error_rates
 from audiomm.paths import atomic_write_text, expand
 from audiomm.systems import System
 
@@ -34,25 +35,106 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
-AUDIO_EXTENSIONS = {".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".webm", ".mka", ".mp4", ".mkv",
-                    ".mov", ".aif", ".aiff", ".wma", ".amr"}  # fmt: skip
+AUDIO_EXTENSIONS = frozenset(
+    ".wav .flac .mp3 .m4a .aac .ogg .oga .opus .webm .mka .mp4 .mkv .mov .aif .aiff .wma .amr".split()
+)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Recording:
+    """A recording to evaluate on, with what is known about it."""
+
     name: str
     path: Path
     reference: str | None = None  # verbatim transcript, for WER
     notes: str | None = None  # what is known about it, for the judge
     channel: str = "mix"
 
-    def public(self) -> dict:
-        return {"name": self.name, "path": str(self.path), "reference": self.reference, "notes": self.notes,
-                "channel": self.channel}  # fmt: skip
+    @classmethod
+    def from_dict(cls, d: dict) -> Recording:
+        return from_fields(cls, d, path=Path)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "path": str(self.path)}
 
 
-@dataclass
+@dataclass(frozen=True)
+class SystemRecord:
+    """A system as ``eval.json`` records it: no secrets (the name of the key's variable is fine)."""
+
+    name: str
+    backend: str = ""
+    model: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)  # the rest of System.public(): base_url, llm...
+
+    @classmethod
+    def of(cls, system: System) -> SystemRecord:
+        """What is recorded about a system (:meth:`System.public`)."""
+        return cls.from_dict(system.public())
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SystemRecord:
+        settings = {k: v for k, v in d.items() if k not in ("name", "backend", "model")}
+        return cls(d["name"], d.get("backend", ""), d.get("model", ""), settings)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "backend": self.backend, "model": self.model, **self.settings}
+
+
+@dataclass(frozen=True)
+class EvalManifest:
+    """``eval.json``: what an eval directory was asked to run (every run there adds to it)."""
+
+    systems: tuple[SystemRecord, ...] = ()
+    recordings: tuple[Recording, ...] = ()
+    tasks: tuple[Task, ...] = ()
+    repeats: int = 1
+    temperature: float = 0.0
+
+    @classmethod
+    def from_dict(cls, d: dict) -> EvalManifest:
+        """``eval.json`` as this version or an earlier one wrote it."""
+        return cls(
+            systems=tuple(SystemRecord.from_dict(x) for x in d.get("systems", [])),
+            recordings=tuple(Recording.from_dict(x) for x in d.get("recordings", [])),
+            tasks=tuple(Task.from_dict(x) for x in d.get("tasks", [])),
+            repeats=d.get("repeats", 1),
+            temperature=d.get("temperature", 0.0),
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "systems": [s.to_dict() for s in self.systems],
+            "recordings": [r.to_dict() for r in self.recordings],
+            "tasks": [t.to_dict() for t in self.tasks],
+            "repeats": self.repeats,
+            "temperature": self.temperature,
+        }
+
+    def merged(self, new: EvalManifest) -> EvalManifest:
+        """This manifest with the systems, recordings and tasks of ``new`` added (a same name: replaced)."""
+        return EvalManifest(
+            systems=_by_name(self.systems, new.systems),
+            recordings=_by_name(self.recordings, new.recordings),
+            tasks=_by_name(self.tasks, new.tasks),
+            repeats=max(self.repeats, new.repeats),
+            temperature=new.temperature,
+        )
+
+
+N = TypeVar("N", SystemRecord, Recording, Task)
+
+
+def _by_name(old: tuple[N, ...], new: tuple[N, ...]) -> tuple[N, ...]:
+    by = {x.name: x for x in old}
+    by.update({x.name: x for x in new})
+    return tuple(by.values())
+
+
+@dataclass(frozen=True)
 class EvalResult:
+    """One finished (system, recording, task, repeat): a line of ``results.jsonl``."""
+
     key: str
     system: str
     backend: str
@@ -70,9 +152,16 @@ class EvalResult:
     covered_ratio: float | None = None
     coverage: str = ""
     warnings: list[str] = field(default_factory=list)
-    wer: dict | None = None
+    wer: ErrorRates | None = None  # the transcript task, where the recording has a reference
     error: str = ""
     at: str = ""
+
+    @classmethod
+    def from_dict(cls, d: dict) -> EvalResult:
+        return from_fields(cls, d, wer=ErrorRates.from_dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def _read(p: Path) -> str | None:
@@ -121,12 +210,12 @@ def _manifest(p: Path) -> list[Recording]:
             f = (p.parent / f).resolve()
         out.append(
             Recording(
-                row.get("name") or f.stem,
-                f,
-                row.get("reference"),
-                row.get("notes"),
-                str(row.get("channel", "mix")),
-            )  # fmt: skip
+                name=row.get("name") or f.stem,
+                path=f,
+                reference=row.get("reference"),
+                notes=row.get("notes"),
+                channel=str(row.get("channel", "mix")),
+            )
         )
     return out
 
@@ -134,77 +223,39 @@ def _manifest(p: Path) -> list[Recording]:
 # --------------------------------------------------------------------------- results file
 
 
-def read_jsonl(path: Path) -> dict[str, dict]:
-    """The last line for each ``key`` of a JSONL file (a half-written last line, from a crash, is ignored)."""
-    out: dict[str, dict] = {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                d = json.loads(line)
-                out[d["key"]] = d
-            except (ValueError, KeyError, TypeError):
-                continue
-    return out
-
-
 def read_results(out_dir: Path) -> dict[str, EvalResult]:
-    fields = set(EvalResult.__dataclass_fields__)
-    done: dict[str, EvalResult] = {}
-    for key, d in read_jsonl(out_dir / "results.jsonl").items():
-        try:
-            done[key] = EvalResult(**{k: v for k, v in d.items() if k in fields})
-        except TypeError:  # a line missing a required field
-            continue
-    return done
+    """The results of an eval directory by key (the last good line of each)."""
+    return read_jsonl(Path(out_dir) / "results.jsonl", EvalResult.from_dict)
 
 
-def append_jsonl(path: Path, obj: dict) -> None:
-    """One JSON line, flushed to disk; after a crash mid-line the new line starts on a line of its own."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torn = False
-    if path.exists() and path.stat().st_size:
-        with open(path, "rb") as fh:
-            fh.seek(-1, os.SEEK_END)
-            torn = fh.read(1) != b"\n"
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(("\n" if torn else "") + json.dumps(obj, ensure_ascii=False) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def read_manifest(out_dir: Path) -> dict:
-    f = out_dir / "eval.json"
+def read_manifest(out_dir: Path) -> EvalManifest:
+    """What an eval directory was asked to run (``eval.json``); one clear line when it is not one."""
+    f = Path(out_dir) / "eval.json"
     if not f.is_file():
         raise AudiommError(
             f"{out_dir}: not an eval directory (no eval.json); run 'audiomm eval run --out {out_dir}'"
         )
-    return json.loads(f.read_text(encoding="utf-8"))
+    try:
+        return EvalManifest.from_dict(json.loads(f.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise AudiommError(f"{f}: not a valid eval.json ({exc})") from None
 
 
-def _write_manifest(out_dir: Path, systems, recordings, tasks, repeats, temperature) -> None:
+def write_manifest(out_dir: Path, manifest: EvalManifest) -> None:
+    """Write ``eval.json``, keeping what earlier runs in the directory recorded."""
     f = out_dir / "eval.json"
-    old = json.loads(f.read_text(encoding="utf-8")) if f.is_file() else {}
-
-    def merge(key: str, new: list[dict]) -> list[dict]:  # a rerun may add systems, recordings or tasks
-        by = {x["name"]: x for x in old.get(key, [])}
-        by.update({x["name"]: x for x in new})
-        return list(by.values())
-
-    m = {
-        "systems": merge("systems", [s.public() for s in systems]),
-        "recordings": merge("recordings", [r.public() for r in recordings]),
-        "tasks": merge("tasks", [asdict(t) for t in tasks]),
-        "repeats": max(repeats, old.get("repeats", 0)),
-        "temperature": temperature,
-    }
-    atomic_write_text(f, json.dumps(m, indent=1, ensure_ascii=False) + "\n")
+    if f.is_file():
+        manifest = read_manifest(out_dir).merged(manifest)
+    atomic_write_text(f, json.dumps(manifest.to_dict(), indent=1, ensure_ascii=False) + "\n")
 
 
 # --------------------------------------------------------------------------- the run
 
 
-@dataclass
+@dataclass(frozen=True)
 class Item:
+    """One (system, recording, task, repeat) to run."""
+
     system: System
     recording: Recording
     task: Task
@@ -214,8 +265,24 @@ class Item:
     def key(self) -> str:
         return f"{self.system.name}/{self.recording.name}/{self.task.name}/r{self.repeat}"
 
+    def result(self, status: str, model: str, **measured: Any) -> EvalResult:
+        """This item's line of results (``measured``: the output and its timings, or the error)."""
+        return EvalResult(
+            key=self.key,
+            system=self.system.name,
+            backend=self.system.config.backend,
+            model=model,
+            recording=self.recording.name,
+            task=self.task.name,
+            repeat=self.repeat,
+            status=status,
+            at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **measured,
+        )
 
-def plan(systems, recordings, tasks, repeats: int) -> list[Item]:
+
+def plan(systems: list[System], recordings: list[Recording], tasks: list[Task], repeats: int) -> list[Item]:
+    """Every item, system by system."""
     return [Item(s, r, t, k) for s in systems for r in recordings for t in tasks for k in range(repeats)]
 
 
@@ -236,11 +303,11 @@ def run_eval(
     for r in recordings:
         probe(r.path)  # a missing or unreadable recording is one line, before any model loads
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_manifest(out_dir, systems, recordings, tasks, repeats, temperature)
+    systems_run = tuple(SystemRecord.of(s) for s in systems)
+    write_manifest(out_dir, EvalManifest(systems_run, tuple(recordings), tuple(tasks), repeats, temperature))
     done = {k for k, v in read_results(out_dir).items() if v.status == "ok"}
     items = [it for it in plan(systems, recordings, tasks, repeats) if it.key not in done]
     new: list[EvalResult] = []
-    total = len(items)
     for system, group in _by_system(items):
         try:
             backend = (make_backend or load)(system.config)
@@ -248,10 +315,10 @@ def run_eval(
             backend, load_error = None, f"cannot load the system: {exc}"
         for it in group:
             res = _one(out_dir, it, backend, temperature) if backend else _error(it, load_error)
-            append_jsonl(out_dir / "results.jsonl", asdict(res))
+            append_jsonl(out_dir / "results.jsonl", res.to_dict())
             new.append(res)
             if on_item:
-                on_item(res, len(new), total)
+                on_item(res, len(new), len(items))
     return new
 
 
@@ -264,60 +331,43 @@ def _by_system(items: list[Item]) -> Iterator[tuple[System, list[Item]]]:
 
 
 def _error(it: Item, msg: str) -> EvalResult:
-    s = it.system
-    return EvalResult(
-        it.key,
-        s.name,
-        s.config.backend,
-        s.config.model,
-        it.recording.name,
-        it.task.name,
-        it.repeat,
-        "error",
-        error=msg,
-        at=_now(),
-    )
+    return it.result("error", it.system.config.model, error=msg)
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _one(out_dir: Path, it: Item, backend: Backend, temperature: float) -> EvalResult:
-    from audiomm.api import run
-    from audiomm.tasks.writers import render
-
-    s, rec, task = it.system, it.recording, it.task
-    options = replace(
-        s.options,
-        vad=not task.no_vad,
-        channel=rec.channel,
+def _options(it: Item, temperature: float) -> RunOptions:
+    """The system's run options for this item: its task's VAD, the recording's channel, the repeat as seed."""
+    return replace(
+        it.system.options,
+        vad=not it.task.no_vad,
+        channel=it.recording.channel,
         temperature=temperature,
         seed=it.repeat,
         cache=False,
         log=False,
     )
+
+
+def _one(out_dir: Path, it: Item, backend: Backend, temperature: float) -> EvalResult:
+    """Run one item through audiomm's runner; its output is kept as Markdown under ``raw/``."""
+    from audiomm.api import run
+    from audiomm.tasks.writers import render
+
+    rec, task = it.recording, it.task
     t = time.perf_counter()
     try:
-        r = run(rec.path, task.to_preset(), backend, options)
+        r = run(rec.path, task.to_preset(), backend, _options(it, temperature))
     except AudiommError as exc:
         return _error(it, str(exc))
     except Exception as exc:  # noqa: BLE001 - one failed item must not stop a long evaluation
         return _error(it, f"{type(exc).__name__}: {first_line(exc)}")
     seconds = time.perf_counter() - t
-    raw = Path("raw") / s.name / rec.name / f"{task.name}-r{it.repeat}.md"
+    raw = Path("raw") / it.system.name / rec.name / f"{task.name}-r{it.repeat}.md"
     atomic_write_text(out_dir / raw, render(r, "md"))
-    wer = error_rates(rec.reference, r.text).to_dict() if task.score == "wer" and rec.reference else None
+    wer = error_rates(rec.reference, r.text).rounded() if task.score == "wer" and rec.reference else None
     audio_s = r.coverage.input_s
-    return EvalResult(
-        it.key,
-        s.name,
-        s.config.backend,
-        r.model,
-        rec.name,
-        task.name,
-        it.repeat,
+    return it.result(
         "ok",
+        r.model,
         text=r.text,
         raw=raw.as_posix(),
         audio_s=round(audio_s, 3),
@@ -328,5 +378,4 @@ def _one(out_dir: Path, it: Item, backend: Backend, temperature: float) -> EvalR
         coverage=r.coverage.summary(),
         warnings=r.warnings,
         wer=wer,
-        at=_now(),
     )

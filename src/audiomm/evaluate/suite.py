@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
 from audiomm.errors import AudiommError
+from audiomm.evaluate.records import from_fields
 from audiomm.tasks import presets as presets_mod
 
 if sys.version_info >= (3, 11):
@@ -27,6 +28,8 @@ Answers, in order:
 
 @dataclass(frozen=True)
 class Task:
+    """One task of the suite: what it tests, the prompt a system is given, and how its answers are scored."""
+
     name: str
     tests: str  # what it tests
     prompt: str
@@ -37,14 +40,27 @@ class Task:
     no_vad: bool = False  # fixed windows over everything (non-speech sounds matter)
     source: str = "bundled"
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Task:
+        """A task as ``eval.json`` records it."""
+        return from_fields(cls, d)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
     def to_preset(self) -> presets_mod.Preset:
         """The preset that audiomm's runner runs for this task."""
         if self.preset:
             return presets_mod.get(self.preset)
         return presets_mod.Preset(
-            name=f"eval:{self.name}", kind="analysis", description=self.tests, system=self.system,
-            chunk_prompt=self.prompt, reduce_prompt=REDUCE.replace("{prompt}", self.prompt), source=self.source,
-        )  # fmt: skip
+            name=f"eval:{self.name}",
+            kind="analysis",
+            description=self.tests,
+            system=self.system,
+            chunk_prompt=self.prompt,
+            reduce_prompt=REDUCE.replace("{prompt}", self.prompt),
+            source=self.source,
+        )
 
 
 def _load(path: Path, source: str) -> Task:
@@ -59,10 +75,16 @@ def _load(path: Path, source: str) -> Task:
     if score not in SCORES:
         raise AudiommError(f"{path}: score must be one of {', '.join(SCORES)}, not {score!r}")
     return Task(
-        name=d.get("name") or path.stem, tests=d["tests"].strip(), prompt=d["prompt"].strip(),
-        rubric=d["rubric"].strip(), score=score, preset=d.get("preset"), system=d.get("system"),
-        no_vad=bool(d.get("no_vad", False)), source=source,
-    )  # fmt: skip
+        name=d.get("name") or path.stem,
+        tests=d["tests"].strip(),
+        prompt=d["prompt"].strip(),
+        rubric=d["rubric"].strip(),
+        score=score,
+        preset=d.get("preset"),
+        system=d.get("system"),
+        no_vad=bool(d.get("no_vad", False)),
+        source=source,
+    )
 
 
 def load_suite(extra: Path | None = None) -> dict[str, Task]:

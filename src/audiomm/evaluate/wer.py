@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
+
+from audiomm.evaluate.records import from_fields
 
 _PUNCT = re.compile(r"[^\w\s']|_")
 _APOS = re.compile(r"(?<!\w)'|'(?!\w)")
@@ -21,6 +23,8 @@ def normalise(text: str) -> str:
 
 @dataclass(frozen=True)
 class ErrorRates:
+    """Word and character error rates of one hypothesis, with the word edit counts behind the WER."""
+
     wer: float
     cer: float
     ref_words: int
@@ -28,8 +32,21 @@ class ErrorRates:
     deletions: int
     insertions: int
 
+    @property
+    def errors(self) -> int:
+        """Word edits: substitutions + deletions + insertions."""
+        return self.substitutions + self.deletions + self.insertions
+
+    def rounded(self, digits: int = 4) -> ErrorRates:
+        """The same rates rounded as they are recorded."""
+        return replace(self, wer=round(self.wer, digits), cer=round(self.cer, digits))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ErrorRates:
+        return from_fields(cls, d)
+
     def to_dict(self) -> dict:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+        return asdict(self.rounded())
 
 
 def error_rates(reference: str, hypothesis: str) -> ErrorRates:
