@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the random-model builder the tests use
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))  # the repository: tests.helpers builds the random models
 
 RATE = 16_000
 # ~100M parameters: a 6-layer 512-wide Whisper-style encoder, an 8-layer 768-wide Qwen2 decoder, 16k vocab.
@@ -35,7 +34,7 @@ TEXT = {
 
 def speech_chunks(n: int, seconds: float = 30.0) -> list[np.ndarray]:
     """``n`` chunks of real speech with pauses (the bundled clips, repeated to fill the windows)."""
-    from longaudio import pattern
+    from tests.helpers.long_audio import pattern
 
     speech = pattern()
     need = int(seconds * RATE)
@@ -81,9 +80,9 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
+    from tests.helpers.tinymodels import qwen2_audio
 
     from audiomm.backends.base import GenerationSettings, Request
-    from tinymodels import qwen2_audio
 
     net, processor = qwen2_audio(text=TEXT, audio=AUDIO)
     params = sum(p.numel() for p in net.parameters())

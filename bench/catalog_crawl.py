@@ -15,13 +15,13 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.helpers builds fixtures
 
 from huggingface_hub import HfApi  # noqa: E402
+from tests.helpers.hub_server import HubServer  # noqa: E402
 
 from audiomm.catalog.hub import PIPELINE_TAGS, HubCrawler  # noqa: E402
 from audiomm.catalog.snapshots import Store  # noqa: E402
-from hubserver import HubServer  # noqa: E402
 
 
 def measure(hub: HubServer, fn) -> tuple[int, float, int]:

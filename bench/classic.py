@@ -21,15 +21,16 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.helpers builds fixtures
+
+from tests.helpers.audio import DATA, join, write  # noqa: E402
+from tests.helpers.offline_models import whisper_tiny_en  # noqa: E402
 
 import audiomm  # noqa: E402
-from audiofixtures import DATA, join, write  # noqa: E402
 from audiomm import BackendConfig, RunOptions  # noqa: E402
 from audiomm.audio.decode import decode_all  # noqa: E402
 from audiomm.backends.classic import ClassicBackend  # noqa: E402
 from audiomm.evaluate.wer import error_rates  # noqa: E402
-from offline_models import whisper_tiny_en  # noqa: E402
 
 
 def recording(path: Path, minutes: float) -> tuple[Path, str, float]:

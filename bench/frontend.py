@@ -17,9 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.helpers builds fixtures
+from tests.helpers.long_audio import write_long  # noqa: E402
+
 from audiomm.audio.analyze import analyze  # noqa: E402
-from longaudio import write_long  # noqa: E402
 
 
 def ours(path: Path) -> tuple[float, str]:
@@ -85,5 +86,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).parent))
     main()

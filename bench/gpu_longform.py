@@ -22,8 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # the repository: bench/ and tests.helpers
 
 # Qwen/Qwen2-Audio-7B(-Instruct) config.json shapes
 AUDIO_7B = {"d_model": 1280, "encoder_layers": 32, "encoder_attention_heads": 20, "encoder_ffn_dim": 5120}
@@ -68,10 +67,10 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
+    from tests.helpers.long_audio import write_long
+    from tests.helpers.tinymodels import qwen2_audio
 
-    from batching import fixed_length_backend
-    from longaudio import write_long
-    from tinymodels import qwen2_audio
+    from bench.batching import fixed_length_backend
 
     if args.small:
         device, dtype, text, audio = "cpu", torch.float32, {}, {}

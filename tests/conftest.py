@@ -1,10 +1,4 @@
-import os
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(autouse=True)
@@ -19,17 +13,7 @@ def _isolated_home(tmp_path, monkeypatch):
 
 @pytest.fixture
 def hub():
-    from hubserver import HubServer
+    from tests.helpers.hub_server import HubServer
 
     with HubServer() as server:
         yield server
-
-
-def run_cli(*args, env=None, cwd=None):
-    """Run the installed console script like a user does."""
-    import subprocess
-
-    e = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HF_TOKEN")}
-    e.update(env or {})
-    exe = Path(sys.executable).with_name("audiomm")
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, env=e, cwd=cwd, timeout=300)

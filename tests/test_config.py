@@ -79,9 +79,11 @@ def test_text_backend_of_the_classic_llm(tmp_path):
 
 def test_one_window_rule():
     spec = spec_for("Qwen/Qwen2-Audio-7B-Instruct")
-    assert RunOptions().window(spec) == spec.window_s == 30
-    assert RunOptions(max_chunk_seconds=12).window(spec) == 12
-    with pytest.raises(AudiommError, match="over the 30 s window"):
+    assert RunOptions().window(spec).seconds == spec.window_s == 30
+    assert RunOptions(max_chunk_seconds=12).window(spec).seconds == 12
+    with pytest.raises(
+        AudiommError, match="over the 30 s window of qwen2-audio models .the processor takes 30 s"
+    ):
         RunOptions(max_chunk_seconds=31).window(spec)
 
 

@@ -46,10 +46,10 @@ def test_a_model_inherits_its_series_and_keeps_its_own_sources():
     [
         (("Qwen/Qwen2-Audio-7B-Instruct",), None, "qwen2-audio", 30, 25),
         (("qwen2-audio-7b-instruct",), None, "qwen2-audio", 30, 25),  # a catalog family name
-        (("mistralai/Voxtral-Mini-3B-2507",), None, "voxtral", 30, 12.5),
-        (("nvidia/music-flamingo-hf", "music-flamingo"), None, "audio-flamingo-3", 30, 25),
+        (("mistralai/Voxtral-Mini-3B-2507",), None, "voxtral", 2400, 12.5),  # 40 min of understanding
+        (("nvidia/music-flamingo-hf", "music-flamingo"), None, "audio-flamingo-3", 600, 25),  # 20 x 30 s
         (("slprl/StresSLM",), None, "qwen2-audio", 30, 25),  # a model of the line, matched by name
-        (("no/such-model", "voxtral-small-24b-2507"), None, "voxtral", 30, 12.5),  # the first known name
+        (("no/such-model", "voxtral-small-24b-2507"), None, "voxtral", 2400, 12.5),  # the first known name
         (("./my-finetune",), "gemma3n", "gemma-3n", 30, 6.25),  # a local model by its config's model_type
         (("./my-finetune",), "phi4mm", "phi-4-multimodal", 30, 12.5),
     ],

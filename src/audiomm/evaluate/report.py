@@ -17,8 +17,7 @@ from typing import Any
 from audiomm.evaluate.judge import DIMENSIONS, Judgement, read_judgements
 from audiomm.evaluate.runner import EvalResult, SystemRecord, read_manifest, read_results
 from audiomm.paths import atomic_write_text
-from audiomm.rendering import jinja_env, md_escape
-from audiomm.rendering import save_figure
+from audiomm.rendering import jinja_env, md_escape, save_figure
 
 
 @dataclass

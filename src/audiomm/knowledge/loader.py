@@ -94,24 +94,26 @@ class ModelSpec:
         grow with the audio), and the runtime's limit; on a runtime that pads audio to whole encoder
         windows, the chunk fills whole windows and never passes into the next one."""
         out = self.max_new_tokens if output_tokens is None else output_tokens
-        limits: list[tuple[float, str]] = []
+        limits: list[tuple[float, int, str]] = []  # (seconds, rank on a tie, why)
         if self.processor_limit_s:
             limits.append(
-                (self.processor_limit_s, f"the processor takes {self.processor_limit_s:g} s per call")
+                (self.processor_limit_s, 0, f"the processor takes {self.processor_limit_s:g} s per call")
             )
         per_s = self.audio_tokens_per_s + output_per_s
         if per_s > 0:
             room = self.context_tokens - PROMPT_TOKENS - out
             limits.append(
-                (room / per_s, f"{self.context_tokens} tokens of context hold {room / per_s:.0f} s")
+                (room / per_s, 1, f"{self.context_tokens} tokens of context hold {room / per_s:.0f} s")
             )
         if self.runtime_limit_s:
-            limits.append((self.runtime_limit_s, f"{self.runtime} takes {self.runtime_limit_s:g} s per call"))
+            limits.append(
+                (self.runtime_limit_s, 2, f"{self.runtime} takes {self.runtime_limit_s:g} s per call")
+            )
         if self.stated_limit_s:
-            limits.append((self.stated_limit_s, f"its makers state {self.stated_limit_s:g} s per call"))
+            limits.append((self.stated_limit_s, 3, f"its makers state {self.stated_limit_s:g} s per call"))
         if not limits:
             raise ValueError(f"{self.family}: no limit on the audio of one call is known")
-        seconds, reason = min(limits)
+        seconds, _, reason = min(limits)
         if seconds < 1.0:
             raise ValueError(f"{self.family}: a {self.context_tokens}-token context leaves no room for audio")
         if self.encoder_window_s and self.encoder_fill_s:

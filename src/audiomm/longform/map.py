@@ -28,11 +28,12 @@ class ChunkPrompt:
     prompt: str
     settings: GenerationSettings
     verbatim: bool = False
+    grow: bool = False  # a transcript's output tokens grow with its audio (unless the user set a number)
 
     def request(self, audio: np.ndarray | None, settings: GenerationSettings | None = None) -> Request:
         """The request for one chunk; a transcript may have as many output tokens as its speech needs."""
         s = settings or self.settings
-        if self.verbatim and audio is not None:
+        if self.grow and audio is not None:
             need = VERBATIM_MIN_TOKENS + math.ceil(len(audio) / RATE * SPOKEN_TOKENS_PER_S)
             s = replace(s, max_new_tokens=max(s.max_new_tokens, need))
         return Request(self.prompt, audio, self.system, s, self.verbatim)

@@ -57,7 +57,8 @@ def chunk_prompt(preset: Preset, backend: Backend, options: RunOptions) -> Chunk
     settings = GenerationSettings(
         options.max_new_tokens or spec.max_new_tokens, options.temperature, options.seed
     )
-    return ChunkPrompt(preset.system if spec.system_prompt else None, prompt, settings, preset.verbatim)
+    grow = preset.verbatim and options.max_new_tokens is None
+    return ChunkPrompt(preset.system if spec.system_prompt else None, prompt, settings, preset.verbatim, grow)
 
 
 def stream(

@@ -11,7 +11,7 @@ import numpy as np
 
 from audiomm.audio.decode import decode_all
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 RATE = 16_000
 
 

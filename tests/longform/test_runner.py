@@ -5,13 +5,13 @@ import json
 import pytest
 
 import audiomm
-from audiofixtures import clip, join, write
 from audiomm import BackendConfig, RunOptions
 from audiomm.errors import AudiommError
 from audiomm.longform import runlog
 from audiomm.longform.merge import stitch
-from conftest import run_cli
-from openai_server import OpenAIServer
+from tests.helpers.audio import clip, join, write
+from tests.helpers.cli import run_cli
+from tests.helpers.openai_server import OpenAIServer
 
 MODEL = "qwen2-audio-7b-instruct"
 

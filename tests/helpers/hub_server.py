@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from hubfixtures import HubFixtures, config_json, model_info, tree
-from localserver import LocalServer
+from tests.helpers.hub_fixtures import HubFixtures, config_json, model_info, tree
+from tests.helpers.local_server import LocalServer
 
 
 @dataclass

@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 
 import audiomm
-from audiofixtures import DATA, join, write
 from audiomm import BackendConfig, RunOptions
 from audiomm.audio.decode import decode_all
 from audiomm.backends.classic import TRANSCRIPT_NOTE, ClassicBackend
 from audiomm.config import with_llm
 from audiomm.evaluate.wer import error_rates
 from audiomm.tasks.presets import resolve
-from conftest import run_cli
-from offline_models import smollm2_gguf, whisper_tiny_en
-from openai_server import OpenAIServer
+from tests.helpers.audio import DATA, join, write
+from tests.helpers.cli import run_cli
+from tests.helpers.offline_models import smollm2_gguf, whisper_tiny_en
+from tests.helpers.openai_server import OpenAIServer
 
 REFS = json.loads((DATA / "transcripts.json").read_text())
 JFK = REFS["jfk.flac"]["text"]

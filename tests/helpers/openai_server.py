@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler
 
 import numpy as np
 
-from localserver import LocalServer
+from tests.helpers.local_server import LocalServer
 
 
 @dataclass

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-
-from longaudio import write_long  # noqa: E402
+from tests.helpers.long_audio import write_long
 
 WRAPPER = """
 import json, resource, subprocess, sys

@@ -11,7 +11,7 @@ import wave
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 
-from localserver import LocalServer
+from tests.helpers.local_server import LocalServer
 
 
 @dataclass

@@ -8,7 +8,7 @@ import pytest
 
 from audiomm.catalog.facts import Facts
 from audiomm.catalog.snapshots import Store, bundled_snapshot
-from conftest import run_cli
+from tests.helpers.cli import run_cli
 
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 

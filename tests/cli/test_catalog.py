@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from conftest import run_cli
-from hubserver import Fault
+from tests.helpers.cli import run_cli
+from tests.helpers.hub_server import Fault
 
 
 def no_traceback(p):

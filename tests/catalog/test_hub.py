@@ -8,7 +8,7 @@ from audiomm.catalog.hub import EXPAND, HubCrawler
 from audiomm.catalog.process import build, parse_records
 from audiomm.catalog.snapshots import Store
 from audiomm.errors import AudiommError
-from hubserver import Fault, HubServer
+from tests.helpers.hub_server import Fault, HubServer
 
 
 def crawl(hub, store=None, **kw):

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from audiofixtures import DATA  # noqa: E402
-from audiomm.audio.decode import decode_all  # noqa: E402
+from audiomm.audio.decode import decode_all
+from tests.helpers.audio import DATA
 
 RATE = 16_000
 
@@ -52,7 +49,3 @@ def write_long(path: Path, seconds: float, codec: str = "aac") -> Path:
         for p in s.encode(None):
             c.mux(p)
     return path
-
-
-if __name__ == "__main__":
-    write_long(Path(sys.argv[1]), float(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "aac")

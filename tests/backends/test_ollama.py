@@ -3,12 +3,12 @@
 import pytest
 
 import audiomm
-from audiofixtures import clip, join, write
 from audiomm import BackendConfig, RunOptions
 from audiomm.backends import load
 from audiomm.backends.base import BackendError
-from conftest import run_cli
-from ollama_server import OllamaServer
+from tests.helpers.audio import clip, join, write
+from tests.helpers.cli import run_cli
+from tests.helpers.ollama_server import OllamaServer
 
 MODEL = "gemma4:e4b"
 

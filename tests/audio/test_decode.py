@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audiofixtures import DATA, clip, join, video_only, write, write_float_wav
 from audiomm.audio.analyze import analyze
 from audiomm.audio.decode import AudioError, decode_all, probe, stream_audio
 from audiomm.audio.vad import VadOptions, get_backend, speech_regions
-from conftest import run_cli
+from tests.helpers.audio import DATA, clip, join, video_only, write, write_float_wav
+from tests.helpers.cli import run_cli
 
 TRANSCRIPTS = json.loads((DATA / "transcripts.json").read_text())
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from audiofixtures import DATA, clip, join, write
 from audiomm import BackendConfig
 from audiomm.backends import load
 from audiomm.errors import AudiommError
@@ -25,8 +24,9 @@ from audiomm.evaluate.runner import load_recordings, read_manifest, read_results
 from audiomm.evaluate.suite import Task, load_suite, select
 from audiomm.evaluate.wer import ErrorRates, error_rates, normalise
 from audiomm.systems import load_systems
-from conftest import run_cli
-from openai_server import OpenAIServer
+from tests.helpers.audio import DATA, clip, join, write
+from tests.helpers.cli import run_cli
+from tests.helpers.openai_server import OpenAIServer
 
 MODEL = "qwen2-audio-7b-instruct"
 GOOD = '{"accuracy": 4, "depth": 3, "grounding": 4, "relevance": 5, "insight": 2, "rationale": "fine"}'
@@ -304,7 +304,7 @@ def test_cli_tasks_lists_the_suite():
 
 
 def test_example_files_load(monkeypatch):
-    root = Path(__file__).resolve().parents[1] / "examples" / "eval"
+    root = Path(__file__).resolve().parents[2] / "examples" / "eval"
     monkeypatch.setenv("AUDIOMM_WHISPER", "/w")
     monkeypatch.setenv("AUDIOMM_SMOLLM", "/s.gguf")
     [s] = load_systems(root / "systems.toml")
