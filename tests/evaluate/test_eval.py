@@ -246,10 +246,13 @@ def test_a_failing_system_is_recorded_and_the_others_run(tmp_path, recordings, m
         args = ["--systems", str(f), "--recordings", str(recordings / "one.flac"), "--tasks", "accent"]
         p = run_cli("eval", "run", *args, "--out", str(tmp_path / "ev"), env={"EVAL_TEST_KEY": "k"})
     assert p.returncode == 1 and "Traceback" not in p.stderr
-    assert "down/one/accent/r0: cannot reach http://127.0.0.1:9/v1" in p.stderr
+    assert "down/one/accent/r0: cannot load the system: cannot reach http://127.0.0.1:9/v1" in p.stderr
     assert "2 new results, 1 failed" in p.stdout
     p = run_cli("eval", "report", str(tmp_path / "ev"))
-    assert p.returncode == 0 and "error: cannot reach" in (tmp_path / "ev" / "report.html").read_text()
+    assert (
+        p.returncode == 0
+        and "cannot reach http://127.0.0.1:9/v1" in (tmp_path / "ev" / "report.html").read_text()
+    )
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,13 @@ class OpenAIState:
     text_requests: list[dict] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)  # scripted answers to text requests, in order
     errors: list[str] = field(default_factory=list)  # wire-format violations seen
+    models: list[dict] | None = None  # the /v1/models listing (None: this model, owned by "test")
+    context_limit_chars: int | None = (
+        None  # text prompts longer than this answer 400 exceed_context_size_error
+    )
+    parts: list[list[str]] = field(
+        default_factory=list
+    )  # the content part types of each user message, in order
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -97,6 +104,15 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(raw)
 
+    def do_GET(self) -> None:  # noqa: N802
+        st = self.state
+        if self.path != "/v1/models":
+            return self._send(404, {"error": {"message": "not found"}})
+        listing = (
+            st.models if st.models is not None else [{"id": st.model, "object": "model", "owned_by": "test"}]
+        )
+        self._send(200, {"object": "list", "data": listing})
+
     def do_POST(self) -> None:  # noqa: N802
         st = self.state
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
@@ -121,6 +137,26 @@ class Handler(BaseHTTPRequestHandler):
         if problems:
             st.errors.extend(problems)
             return self._send(400, {"error": {"message": "; ".join(problems)}})
+        user = body["messages"][-1]["content"]
+        if isinstance(user, list):
+            st.parts.append([p.get("type") for p in user])
+        if audio is None and st.context_limit_chars and len(text) > st.context_limit_chars:
+            n_prompt, n_ctx = (
+                len(text) // 2,
+                st.context_limit_chars // 2,
+            )  # as llama-server words it (2 chars/token)
+            err = {
+                "code": 400,
+                "type": "exceed_context_size_error",
+                "n_prompt_tokens": n_prompt,
+                "n_ctx": n_ctx,
+            }
+            err["message"] = (
+                f"request ({n_prompt} tokens) exceeds the available context size ({n_ctx} tokens), try increasing it"
+            )
+            with st.lock:
+                st.text_requests.append({"text": text, "refused": True})
+            return self._send(400, {"error": err})
         if st.delay:
             time.sleep(st.delay)
         finish = "stop"

@@ -18,8 +18,19 @@ if TYPE_CHECKING:
 RATE = 16_000
 
 
+MIN_AUDIO_S = 0.1  # shorter audio is padded with silence (llama-server aborts on a 1-sample WAV)
+
+
 class BackendError(AudiommError):
     """A backend that cannot do the job (unreachable server, missing model...): one line."""
+
+
+class ContextExceeded(BackendError):
+    """A request longer than the context the server runs with (llama-server: exceed_context_size_error)."""
+
+    def __init__(self, message: str, prompt_tokens: int | None = None, context_tokens: int | None = None):
+        super().__init__(message)
+        self.prompt_tokens, self.context_tokens = prompt_tokens, context_tokens
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,12 @@ def audio_seconds(request: Request) -> float:
 def looks_like_path(model: str) -> bool:
     """A model argument meant as a local path rather than a Hub id or a model name."""
     return model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model
+
+
+def audible(audio: np.ndarray, rate: int = RATE) -> np.ndarray:
+    """At least ``MIN_AUDIO_S`` of audio: a shorter piece is padded with silence (nothing is cut)."""
+    need = int(MIN_AUDIO_S * rate)
+    return audio if len(audio) >= need else np.concatenate([audio, np.zeros(need - len(audio), np.float32)])
 
 
 def wav_bytes(audio: np.ndarray, rate: int = RATE) -> bytes:

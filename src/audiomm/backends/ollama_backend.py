@@ -12,9 +12,8 @@ import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import replace
 
-from audiomm.backends.base import BackendError, Request, Response, audio_seconds, wav_bytes
+from audiomm.backends.base import BackendError, Request, Response, audible, audio_seconds, wav_bytes
 from audiomm.config import BackendConfig, public_url
 from audiomm.errors import first_line
 from audiomm.knowledge import ModelSpec, spec_for
@@ -59,13 +58,10 @@ class OllamaBackend:
             raise
 
     def _spec(self, show: dict) -> ModelSpec:
-        """The knowledge base's facts, with the context the model reports (``<arch>.context_length``)."""
-        spec = spec_for(self.model)
+        """The knowledge base's facts on Ollama, with the context the model reports (``<arch>.context_length``)."""
         info = show.get("modelinfo") or show.get("model_info") or {}
-        ctx = next(
-            (int(v) for k, v in info.items() if k.endswith(".context_length") and isinstance(v, int)), None
-        )
-        return replace(spec, context_tokens=ctx) if ctx else spec
+        lengths = [v for k, v in info.items() if k.endswith(".context_length") and isinstance(v, int)]
+        return spec_for(self.model, runtime="ollama", context_tokens=lengths[0] if lengths else None)
 
     def _call(self, fn):
         """One call with retries and backoff on 429/5xx and dropped connections; errors in one line."""
@@ -93,7 +89,7 @@ class OllamaBackend:
         messages: list[dict] = [{"role": "system", "content": req.system}] if req.system else []
         user: dict = {"role": "user", "content": req.prompt}
         if req.audio is not None:
-            user["images"] = [wav_bytes(req.audio)]
+            user["images"] = [wav_bytes(audible(req.audio))]
         return [*messages, user]
 
     def _one(self, req: Request) -> Response:

@@ -1,7 +1,10 @@
 """Any OpenAI-compatible server (vLLM, llama.cpp's llama-server, hosted APIs), via the openai SDK.
 
-Audio goes as an ``input_audio`` content part (base64 WAV). Requests run with bounded concurrency;
-the SDK retries 429/5xx/timeouts with backoff; each request has its own timeout.
+Audio goes as an ``input_audio`` content part (base64 WAV), before or after the prompt as the model's
+chat template puts it. On start the backend asks the server what it is (``GET /v1/models``): the runtime
+(llama-server reports ``owned_by: llamacpp`` and ``meta.n_ctx``, vLLM ``max_model_len``), the context it
+runs with, and whether it serves the model at all (llama-server answers any name: a silent alias). Requests
+run with bounded concurrency; the SDK retries 429/5xx/timeouts with backoff; each request has its own timeout.
 """
 
 from __future__ import annotations
@@ -11,13 +14,39 @@ import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 
-from audiomm.backends.base import BackendError, Request, Response, wav_bytes
+from audiomm.backends.base import BackendError, ContextExceeded, Request, Response, audible, wav_bytes
 from audiomm.config import BackendConfig, public_url, resolve_api_key
 from audiomm.errors import first_line
 from audiomm.knowledge import spec_for
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+RUNTIMES = {"llamacpp": "llama.cpp", "vllm": "vllm"}  # owned_by in /v1/models -> the runtime
+OLLAMA_OWNERS = ("library", "ollama")  # Ollama's OpenAI layer (it rejects audio parts)
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What ``GET /v1/models`` says: the runtime, the model ids served, the context the server runs with."""
+
+    runtime: str  # llama.cpp | vllm | "" (another OpenAI-compatible server)
+    models: tuple[str, ...]
+    context_tokens: int | None
+
+
+def server_info(listing: list[dict]) -> ServerInfo:
+    """The typed reading of a ``/v1/models`` listing (raw JSON stops here)."""
+    owners = {str(m.get("owned_by", "")) for m in listing}
+    runtime = next((RUNTIMES[o] for o in owners if o in RUNTIMES), "")
+    ctx = None
+    for m in listing:
+        meta = m.get("meta") if isinstance(m.get("meta"), dict) else {}
+        value = meta.get("n_ctx") or m.get("max_model_len")  # llama-server: per slot; vLLM
+        if isinstance(value, int) and value > 0:
+            ctx = value if ctx is None else min(ctx, value)
+    ids = tuple(str(i) for m in listing for i in (m.get("id"), *(m.get("aliases") or ())) if i)
+    return ServerInfo(runtime, tuple(dict.fromkeys(ids)), ctx)
 
 
 class OpenAIBackend:
@@ -31,25 +60,49 @@ class OpenAIBackend:
         self.base_url = config.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         self.endpoint = public_url(self.base_url)
         self.cache_id = f"{self.model}@{self.endpoint}"
-        self.spec = spec_for(self.model)
         self.batch_size = config.concurrency
+        self.retries = config.retries
         self.client = openai.OpenAI(
             base_url=self.base_url,
             api_key=resolve_api_key(config) or "no-key",
             timeout=config.timeout,
             max_retries=config.retries,
         )
+        self.server = self._ask_server()
+        self.spec = spec_for(
+            self.model, runtime=self.server.runtime or None, context_tokens=self.server.context_tokens
+        )
+
+    def _ask_server(self) -> ServerInfo:
+        """What the server is; one clear line if it is unreachable, is Ollama's OpenAI layer, or does not
+        serve the model. A server without ``/v1/models`` is taken as it is."""
+        try:
+            listing = [m.to_dict() for m in self.client.models.list()]
+        except (self._openai.NotFoundError, self._openai.UnprocessableEntityError):
+            return ServerInfo("", (), None)
+        except self._openai.OpenAIError as exc:
+            raise self._error(exc) from None
+        if {str(m.get("owned_by")) for m in listing} & set(OLLAMA_OWNERS):
+            raise BackendError(
+                f"{self.endpoint} is Ollama's OpenAI layer, which rejects audio; use --backend ollama"
+                f" --base-url {self.endpoint.removesuffix('/v1')}"
+            )
+        info = server_info(listing)
+        if info.runtime and info.models and self.model not in info.models:
+            served = ", ".join(info.models[:5])
+            raise BackendError(
+                f"{self.endpoint} serves {served}, not {self.model!r}; pass --model with one of them"
+            )
+        return info
 
     def _messages(self, req: Request) -> list[dict]:
         content: list[dict] = [{"type": "text", "text": req.prompt}]
         if req.audio is not None:
-            data = base64.b64encode(wav_bytes(req.audio)).decode("ascii")
-            content.append({"type": "input_audio", "input_audio": {"data": data, "format": "wav"}})
-        messages: list[dict] = []
-        if req.system:
-            messages.append({"role": "system", "content": req.system})
-        messages.append({"role": "user", "content": content})
-        return messages
+            data = base64.b64encode(wav_bytes(audible(req.audio))).decode("ascii")
+            part = {"type": "input_audio", "input_audio": {"data": data, "format": "wav"}}
+            content = [part, *content] if self.spec.audio_position == "before_text" else [*content, part]
+        messages: list[dict] = [{"role": "system", "content": req.system}] if req.system else []
+        return [*messages, {"role": "user", "content": content}]
 
     def _one(self, req: Request) -> Response:
         t = time.perf_counter()
@@ -78,8 +131,9 @@ class OpenAIBackend:
     def _error(self, exc: Exception) -> BackendError:
         """The one place an SDK error becomes a line the user can act on."""
         o, where = self._openai, self.endpoint
+        retried = f" (after {self.retries} retries)" if self.retries else ""
         if isinstance(exc, o.APITimeoutError):
-            return BackendError(f"{where}: request timed out (after retries); raise --timeout")
+            return BackendError(f"{where}: request timed out{retried}; raise --timeout")
         if isinstance(exc, o.APIConnectionError):
             return BackendError(f"cannot reach {where}; is the server running? (--base-url)")
         if isinstance(exc, o.AuthenticationError):
@@ -87,7 +141,23 @@ class OpenAIBackend:
         if isinstance(exc, o.NotFoundError):
             return BackendError(f"{where} has no model {self.model!r}; check --model")
         if isinstance(exc, o.APIStatusError):
-            return BackendError(f"{where} answered HTTP {exc.status_code} (after retries): {_message(exc)}")
+            body = exc.body if isinstance(exc.body, dict) else {}
+            err = body.get("error", body) if isinstance(body.get("error", body), dict) else {}
+            if (
+                err.get("type") == "exceed_context_size_error"
+                or exc.status_code == 400
+                and "context" in _message(exc)
+            ):
+                return ContextExceeded(
+                    f"{where}: {_message(exc)}", err.get("n_prompt_tokens"), err.get("n_ctx")
+                )
+            again = retried if exc.status_code == 429 or exc.status_code >= 500 else ""
+            if self.server.runtime == "llama.cpp" and "Context size has been exceeded" in _message(exc):
+                return BackendError(
+                    f"{where}: llama-server's KV cache is full{again} (without --parallel its slots share -c tokens);"
+                    " lower --concurrency, or start it with --parallel N and -c N times the context"
+                )
+            return BackendError(f"{where} answered HTTP {exc.status_code}{again}: {_message(exc)}")
         return BackendError(f"{where}: {first_line(exc)}")
 
     def generate(self, requests: list[Request]) -> Iterator[tuple[int, Response]]:
@@ -106,5 +176,5 @@ def _message(exc: Exception) -> str:
     if isinstance(body, dict):
         err = body.get("error", body)
         if isinstance(err, dict):
-            return str(err.get("message", err))[:200]
-    return first_line(exc, 200)
+            return str(err.get("message", err))[:300]
+    return first_line(exc, 300)

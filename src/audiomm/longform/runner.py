@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audiomm.audio.analyze import Analysis
-from audiomm.backends.base import Backend, GenerationSettings
+from audiomm.backends.base import Backend, BackendError, GenerationSettings
 from audiomm.config import RunOptions
 from audiomm.knowledge import Window
 from audiomm.longform.cache import ChunkCache, file_sha256
 from audiomm.longform.map import ChunkPrompt, Job, chunk_result, map_chunks
-from audiomm.longform.merge import reduce, segments
+from audiomm.longform.merge import budget_chars, reduce, segments
 from audiomm.longform.plan import chunk_audio, plan
 from audiomm.longform.results import ChunkResult, RunResult, fmt_ts
 from audiomm.tasks.presets import Preset
@@ -126,9 +126,7 @@ def _merge(path, preset, backend, reducer, final, a: Analysis, ask, opts: RunOpt
     if preset.kind == "transcript":
         text = "\n\n".join(s.text for s in segs if s.text)
     else:
-        budget = opts.reduce_budget_chars or max(2000, int(reducer.spec.context_tokens * 4 * 0.5))
-        template = preset.render(preset.reduce_prompt or "{texts}", opts.template)
-        text = reduce(final, template, reducer, ask, budget, warnings)
+        text = _reduced(final, preset, reducer, ask, opts, warnings)
     return RunResult(
         file=str(path),
         model=backend.model,
@@ -143,6 +141,20 @@ def _merge(path, preset, backend, reducer, final, a: Analysis, ask, opts: RunOpt
         timings={"reduce_s": round(time.perf_counter() - t, 3)},
         model_note=backend.spec.note,
     )
+
+
+def _reduced(final, preset: Preset, reducer: Backend, ask: ChunkPrompt, opts: RunOptions, warnings) -> str:
+    """The model's merge of the chunk texts; if it cannot be had, the chunk texts in time order (the run's
+    finished work is never lost to a failed merge)."""
+    budget = opts.reduce_budget_chars or budget_chars(reducer.spec, ask.settings.max_new_tokens)
+    template = preset.render(preset.reduce_prompt or "{texts}", opts.template)
+    try:
+        return reduce(final, template, reducer, ask, budget, warnings)
+    except BackendError as exc:
+        warnings.append(f"the merge failed ({exc}); the result is the chunk texts in time order, not merged")
+        return "\n\n".join(
+            f"[{fmt_ts(r.start_s)[:8]}-{fmt_ts(r.end_s)[:8]}] {r.text}" for r in final if r.text
+        )
 
 
 def run(
