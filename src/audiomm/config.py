@@ -44,7 +44,10 @@ class BackendConfig:
     dtype: str | None = None  # transformers: float32, bfloat16, float16 (None: automatic)
     trust_remote_code: bool = False
     quantize: str | None = None  # transformers on CUDA: 4bit | 8bit
-    language: str | None = None  # classic: Whisper's language (None: detected)
+    language: str | None = None  # classic: Whisper's language; servers: the transcription endpoint's
+    transcriptions: bool = (
+        False  # servers: verbatim presets go to /v1/audio/transcriptions (vLLM, llama-server)
+    )
     llm: BackendConfig | None = None  # classic: the text LLM after Whisper
 
     def __post_init__(self) -> None:

@@ -99,6 +99,14 @@ def test_resume_recomputes_nothing(qwen2_audio, minutes, tmp_path):
     assert '"cached": false' not in (tmp_path / "b.json").read_text()
 
 
+def test_transcription_endpoint(qwen2_audio, tmp_path):
+    path = write(tmp_path / "one.wav", join([0.5, clip(), 0.5])[0])
+    opts = RunOptions(max_new_tokens=4, cache=False, log=False)
+    r = audiomm.run(path, "transcript", config(qwen2_audio, transcriptions=True), opts)
+    assert r.chunks and r.chunks[0].text and r.coverage.covered_ratio == 1.0
+    assert r.chunks[0].prompt_tokens is None  # a transcription answer, not a chat completion (which counts tokens)
+
+
 def test_a_name_the_server_does_not_serve_is_an_error(qwen2_audio):
     with pytest.raises(BackendError, match="not 'qwen2-audio-7b'"):
         load(BackendConfig("openai", "qwen2-audio-7b", base_url=qwen2_audio.url, retries=0))

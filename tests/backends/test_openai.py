@@ -94,3 +94,15 @@ def test_a_merge_that_cannot_be_had_still_gives_the_result(tmp_path):
         r = audiomm.run(path, "meeting-summary", config(srv), ONCE)
     assert "heard" in r.text and any("the merge failed" in w for w in r.warnings)
     assert r.coverage.covered_ratio == 1.0
+
+
+def test_verbatim_presets_may_use_the_transcription_endpoint(tmp_path):
+    path = write(tmp_path / "talk.flac", join([clip(), 1.0, clip(), 1.0, clip()])[0])
+    with OpenAIServer() as srv:
+        r = audiomm.run(path, "transcript", config(srv, transcriptions=True), ONCE)
+        audiomm.run(path, "clean", config(srv, transcriptions=True), ONCE)  # not verbatim: chat completions
+    st = srv.state
+    assert (
+        len(st.transcriptions) == len(r.chunks) and st.transcriptions[0]["model"] == "qwen2-audio-7b-instruct"
+    )
+    assert r.text.count("transcribed") == len(r.chunks) and len(st.audio) > 0

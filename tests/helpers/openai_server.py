@@ -34,12 +34,9 @@ class OpenAIState:
     replies: list[str] = field(default_factory=list)  # scripted answers to text requests, in order
     errors: list[str] = field(default_factory=list)  # wire-format violations seen
     models: list[dict] | None = None  # the /v1/models listing (None: this model, owned by "test")
-    context_limit_chars: int | None = (
-        None  # text prompts longer than this answer 400 exceed_context_size_error
-    )
-    parts: list[list[str]] = field(
-        default_factory=list
-    )  # the content part types of each user message, in order
+    context_limit_chars: int | None = None  # longer text prompts get llama-server's exceed_context_size_error
+    parts: list[list[str]] = field(default_factory=list)  # each user message's part types, in order
+    transcriptions: list[dict] = field(default_factory=list)  # /v1/audio/transcriptions requests
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -115,6 +112,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         st = self.state
+        if self.path == "/v1/audio/transcriptions":
+            return self._transcription()
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
         if self.path != "/v1/chat/completions":
             return self._send(404, {"error": {"message": "not found"}})
@@ -177,6 +176,26 @@ class Handler(BaseHTTPRequestHandler):
                 parts = text.count("[0")
                 answer = st.replies.pop(0) if st.replies else f"summary of {parts} parts"
         self._send(200, completion(n, st.model, answer, finish))
+
+    def _transcription(self) -> None:
+        """multipart/form-data with ``file`` (a WAV) and ``model``, as the OpenAI SDK sends it."""
+        from email.parser import BytesParser
+        from email.policy import default
+
+        raw = self.rfile.read(int(self.headers.get("content-length", 0)))
+        head = f"Content-Type: {self.headers.get('content-type')}\r\n\r\n".encode()
+        fields = {
+            p.get_param("name", header="content-disposition"): p
+            for p in BytesParser(policy=default).parsebytes(head + raw).iter_parts()
+        }
+        wav = fields["file"].get_payload(decode=True)
+        with wave.open(io.BytesIO(wav)) as w:
+            seconds = w.getnframes() / w.getframerate()
+        with self.state.lock:
+            self.state.transcriptions.append(
+                {"model": fields["model"].get_content().strip(), "duration_s": seconds}
+            )
+        self._send(200, {"text": f"transcribed {seconds:.2f} seconds"})
 
 
 def completion(n: int, model: str, answer: str, finish: str) -> dict:

@@ -62,6 +62,7 @@ class OpenAIBackend:
         self.cache_id = f"{self.model}@{self.endpoint}"
         self.batch_size = config.concurrency
         self.retries = config.retries
+        self.transcriptions, self.language = config.transcriptions, config.language
         self.client = openai.OpenAI(
             base_url=self.base_url,
             api_key=resolve_api_key(config) or "no-key",
@@ -104,7 +105,25 @@ class OpenAIBackend:
         messages: list[dict] = [{"role": "system", "content": req.system}] if req.system else []
         return [*messages, {"role": "user", "content": content}]
 
+    def _transcribe(self, req: Request) -> Response:
+        """A verbatim request through the server's transcription endpoint (the chunking stays audiomm's)."""
+        t = time.perf_counter()
+        extra = {"language": self.language} if self.language else {}
+        try:
+            r = self.client.audio.transcriptions.create(
+                model=self.model,
+                file=("chunk.wav", wav_bytes(audible(req.audio)), "audio/wav"),
+                response_format="json",
+                temperature=req.settings.temperature,
+                **extra,
+            )
+        except self._openai.OpenAIError as exc:
+            raise self._error(exc) from None
+        return Response(text=(r.text or "").strip(), finish_reason="stop", seconds=time.perf_counter() - t)
+
     def _one(self, req: Request) -> Response:
+        if self.transcriptions and req.verbatim and req.audio is not None:
+            return self._transcribe(req)
         t = time.perf_counter()
         try:
             r = self.client.chat.completions.create(

@@ -74,7 +74,12 @@ def run_cmd(
     llm_backend: str | None = typer.Option(
         None, help="classic: transformers or openai for --llm (default: transformers for a local path)."
     ),
-    language: str | None = typer.Option(None, help="classic: the language for Whisper (default: detected)."),
+    language: str | None = typer.Option(
+        None, help="The spoken language for Whisper or a transcription endpoint (default: detected)."
+    ),
+    transcription_endpoint: bool = typer.Option(
+        BC.transcriptions, help="openai: send verbatim presets to the server's /v1/audio/transcriptions."
+    ),
 ):
     """Turn a recording into the text you need, with an audio model, whatever its length."""
     from audiomm.tasks.presets import resolve
@@ -98,6 +103,7 @@ def run_cmd(
         trust_remote_code=trust_remote_code,
         quantize=quantize,
         language=language,
+        transcriptions=transcription_endpoint,
     )
     options = RunOptions(
         max_chunk_seconds=max_chunk_seconds,
