@@ -76,6 +76,7 @@ def stream(
     window = w.seconds
     t0 = time.perf_counter()
     a = plan(path, window, opts)
+    a.plan.coverage.notes.append(f"window {w.seconds:g} s: {w.reason}")
     yield Planned(a, w)
     t_plan = time.perf_counter() - t0
     ask = chunk_prompt(preset, backend, opts)
