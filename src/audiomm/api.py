@@ -13,6 +13,7 @@ from pathlib import Path
 
 from audiomm.audio.decode import probe
 from audiomm.backends import Backend, load
+from audiomm.backends.openai_backend import server_url
 from audiomm.config import BackendConfig, RunOptions
 from audiomm.errors import AudiommError
 from audiomm.knowledge import spec_for
@@ -60,6 +61,9 @@ def preflight(config: BackendConfig, preset: Preset, options: RunOptions) -> Non
     """What can be refused before a model is loaded (loading can take minutes)."""
     if not config.model:
         raise AudiommError("no model: pass --model")
+    for c in (config, config.llm, config.for_text(options.reduce_model) if options.reduce_model else None):
+        if c is not None and c.backend == "openai":
+            server_url(c)  # no server named: one line, before any file is read or any connection made
     if config.backend == "classic":
         if not preset.verbatim and config.llm is None:
             raise AudiommError(f"preset {preset.name!r} needs a text LLM after Whisper: pass --llm MODEL")

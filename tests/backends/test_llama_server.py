@@ -104,7 +104,9 @@ def test_transcription_endpoint(qwen2_audio, tmp_path):
     opts = RunOptions(max_new_tokens=4, cache=False, log=False)
     r = audiomm.run(path, "transcript", config(qwen2_audio, transcriptions=True), opts)
     assert r.chunks and r.chunks[0].text and r.coverage.covered_ratio == 1.0
-    assert r.chunks[0].prompt_tokens is None  # a transcription answer, not a chat completion (which counts tokens)
+    assert (
+        r.chunks[0].prompt_tokens is None
+    )  # a transcription answer, not a chat completion (which counts tokens)
 
 
 def test_a_name_the_server_does_not_serve_is_an_error(qwen2_audio):

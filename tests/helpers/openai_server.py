@@ -93,6 +93,13 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
 
+    def _raw(self, status: int, content_type: str, raw: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
     def _send(self, status: int, obj: dict) -> None:
         raw = json.dumps(obj).encode()
         self.send_response(status)
@@ -132,6 +139,8 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(3)
         elif fault in ("429", "500"):
             return self._send(int(fault), {"error": {"message": f"injected {fault}"}})
+        elif fault in BAD_REPLIES:
+            return self._raw(*BAD_REPLIES[fault](st.model))
         problems, audio, text = check_request(body)
         if problems:
             st.errors.extend(problems)
@@ -196,6 +205,35 @@ class Handler(BaseHTTPRequestHandler):
                 {"model": fields["model"].get_content().strip(), "duration_s": seconds}
             )
         self._send(200, {"text": f"transcribed {seconds:.2f} seconds"})
+
+
+def _bad_completion(model: str, **change) -> tuple[int, str, bytes]:
+    body = completion(1, model, "x", "stop")
+    body.update(change)
+    return 200, "application/json", json.dumps(body).encode()
+
+
+def _int_content(model: str) -> tuple[int, str, bytes]:
+    body = completion(1, model, "x", "stop")
+    body["choices"][0]["message"]["content"] = 5
+    return 200, "application/json", json.dumps(body).encode()
+
+
+# What broken servers and proxies answer instead of a chat completion (fault kinds)
+BAD_REPLIES = {
+    "html": lambda m: (200, "text/html", b"<html><body><h1>Welcome to nginx!</h1></body></html>"),
+    "garbage": lambda m: (200, "application/json", b'{"id": "x", "choices": [{"message": '),
+    "no_message": lambda m: (500, "application/json", b'{"error": {}}'),
+    "choices_string": lambda m: _bad_completion(m, choices="none"),
+    "null_choices": lambda m: _bad_completion(m, choices=None),
+    "int_content": _int_content,
+    "empty": lambda m: _bad_completion(
+        m, choices=[{"index": 0, "message": {"role": "assistant", "content": ""}, "finish_reason": "stop"}]
+    ),
+    "null": lambda m: _bad_completion(
+        m, choices=[{"index": 0, "message": {"role": "assistant", "content": None}, "finish_reason": "stop"}]
+    ),
+}
 
 
 def completion(n: int, model: str, answer: str, finish: str) -> dict:

@@ -12,7 +12,7 @@ Plans are made on a millisecond grid, so the invariants hold exactly:
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -238,3 +238,15 @@ def plan_fixed(duration_s: float, window_s: float, *, overlap_s: float = 1.0) ->
     for c in chunks:
         check_chunk(c, window_s)
     return ChunkPlan(chunks, [(0.0, dur / 1000)] if dur else [], cov)
+
+
+def recount(plan: ChunkPlan, answered: list[Chunk]) -> Coverage:
+    """The plan's coverage counting only ``answered`` chunks (a chunk without an answer covers nothing)."""
+    cov = plan.coverage
+    need = [[round(a * 1000), round(b * 1000)] for a, b in plan.regions]
+    total = _measure(need)
+    covered = _intersection(_union(sorted(answered, key=lambda c: c.start_s)), need)
+    ratio = covered / total if total else 1.0
+    return replace(
+        cov, covered_s=covered / 1000, covered_ratio=ratio, warnings=list(cov.warnings), notes=list(cov.notes)
+    )

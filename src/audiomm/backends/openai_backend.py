@@ -21,7 +21,6 @@ from audiomm.config import BackendConfig, public_url, resolve_api_key
 from audiomm.errors import first_line
 from audiomm.knowledge import spec_for
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
 RUNTIMES = {"llamacpp": "llama.cpp", "vllm": "vllm"}  # owned_by in /v1/models -> the runtime
 OLLAMA_OWNERS = ("library", "ollama")  # Ollama's OpenAI layer (it rejects audio parts)
 
@@ -49,6 +48,18 @@ def server_info(listing: list[dict]) -> ServerInfo:
     return ServerInfo(runtime, tuple(dict.fromkeys(ids)), ctx)
 
 
+def server_url(config: BackendConfig) -> str:
+    """The server the user named (``--base-url``, else ``OPENAI_BASE_URL``). There is no default: a forgotten
+    flag must not send a private recording to a remote host."""
+    url = config.base_url or os.environ.get("OPENAI_BASE_URL")
+    if not url:
+        raise BackendError(
+            f"no server for {config.model!r}: pass --base-url (e.g. http://localhost:8000/v1) or set OPENAI_BASE_URL;"
+            " audiomm sends audio only to a host you name"
+        )
+    return url
+
+
 class OpenAIBackend:
     name = "openai"
 
@@ -57,7 +68,7 @@ class OpenAIBackend:
 
         self._openai = openai
         self.model = config.model
-        self.base_url = config.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        self.base_url = server_url(config)
         self.endpoint = public_url(self.base_url)
         self.cache_id = f"{self.model}@{self.endpoint}"
         self.batch_size = config.concurrency
@@ -135,22 +146,44 @@ class OpenAIBackend:
             )
         except self._openai.OpenAIError as exc:
             raise self._error(exc) from None
-        if not r.choices:
-            raise BackendError(f"{self.endpoint} returned no choices for {self.model}")
-        ch = r.choices[0]
+        except ValueError as exc:  # the SDK parses the body itself: a body that is not JSON
+            raise BackendError(
+                f"{self.endpoint} sent a reply that is not a chat completion (not JSON: {first_line(exc, 80)})"
+            ) from None
+        return self._response(r, time.perf_counter() - t)
+
+    def _response(self, r, seconds: float) -> Response:
+        """The SDK's parsed reply, checked: a server that answers something other than a chat completion
+        (an HTML page, a list, a number as the content) is named as such."""
+        bad = f"{self.endpoint} sent a reply that is not a chat completion"
+        if isinstance(r, str) or not hasattr(r, "choices"):
+            raise BackendError(
+                f"{bad} ({type(r).__name__}: {str(r)[:80]!r}); is --base-url an OpenAI-compatible /v1 URL?"
+            )
+        choices = r.choices
+        if not isinstance(choices, list) or not choices:
+            raise BackendError(f"{bad} (choices: {str(choices)[:80]!r})")
+        message = getattr(choices[0], "message", None)
+        content = getattr(message, "content", None)
+        if content is not None and not isinstance(content, str):
+            raise BackendError(f"{bad} (message content is {type(content).__name__}, not text)")
         usage = r.usage
         return Response(
-            text=(ch.message.content or "").strip(),
-            finish_reason=ch.finish_reason or "stop",
-            prompt_tokens=usage.prompt_tokens if usage else None,
-            completion_tokens=usage.completion_tokens if usage else None,
-            seconds=time.perf_counter() - t,
+            text=(content or "").strip(),
+            finish_reason=str(choices[0].finish_reason or "stop"),
+            prompt_tokens=getattr(usage, "prompt_tokens", None) if usage else None,
+            completion_tokens=getattr(usage, "completion_tokens", None) if usage else None,
+            seconds=seconds,
         )
 
     def _error(self, exc: Exception) -> BackendError:
         """The one place an SDK error becomes a line the user can act on."""
         o, where = self._openai, self.endpoint
         retried = f" (after {self.retries} retries)" if self.retries else ""
+        if isinstance(exc, o.APIResponseValidationError):
+            return BackendError(
+                f"{where} sent a reply that is not a chat completion ({first_line(exc, 120)})"
+            )
         if isinstance(exc, o.APITimeoutError):
             return BackendError(f"{where}: request timed out{retried}; raise --timeout")
         if isinstance(exc, o.APIConnectionError):

@@ -50,6 +50,8 @@ class Job:
 
 def chunk_result(c: Chunk, r: Response, cached: bool) -> ChunkResult:
     flags = ["truncated"] if r.finish_reason == "length" else []
+    if not r.text:
+        flags.append("empty")
     return ChunkResult(
         c.index,
         c.start_s,
@@ -82,23 +84,26 @@ def map_chunks(
 def _batch(
     batch: list[Job], backend: Backend, ask: ChunkPrompt, cache: ChunkCache | None
 ) -> Iterator[ChunkResult]:
-    retry: list[int] = []
+    """One batch; a ``length`` stop is asked again with twice the tokens and an empty answer asked again as
+    it was, once each, before they are flagged."""
+    again: list[int] = []
     for n, resp in backend.generate([ask.request(j.audio) for j in batch]):
-        if resp.finish_reason == "length":
-            retry.append(n)
+        if resp.finish_reason == "length" or not resp.text:
+            again.append(n)
             continue
         yield _keep(batch[n], resp, cache)
-    if retry:
-        again = [ask.request(batch[n].audio) for n in retry]
-        again = [
-            replace(r, settings=replace(r.settings, max_new_tokens=r.settings.max_new_tokens * 2))
-            for r in again
-        ]
-        for m, resp in backend.generate(again):
-            yield _keep(batch[retry[m]], resp, cache)
+    if again:
+        reqs = [_doubled(ask.request(batch[n].audio)) for n in again]
+        for m, resp in backend.generate(reqs):
+            yield _keep(batch[again[m]], resp, cache)
+
+
+def _doubled(req: Request) -> Request:
+    return replace(req, settings=replace(req.settings, max_new_tokens=req.settings.max_new_tokens * 2))
 
 
 def _keep(job: Job, resp: Response, cache: ChunkCache | None) -> ChunkResult:
-    if cache:
+    """The chunk's result, cached unless it is empty (an empty answer is never a result to reuse)."""
+    if cache and resp.text:
         cache.put(job.key, resp)
     return chunk_result(job.chunk, resp, cached=False)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audiomm.audio.analyze import Analysis
+from audiomm.audio.chunking import recount
 from audiomm.backends.base import Backend, BackendError, GenerationSettings
 from audiomm.config import RunOptions
 from audiomm.knowledge import Window
@@ -116,12 +117,9 @@ def stream(
 
 
 def _merge(path, preset, backend, reducer, final, a: Analysis, ask, opts: RunOptions) -> RunResult:
-    warnings = list(a.plan.coverage.warnings)
-    for r in final:
-        if "truncated" in r.flags:
-            warnings.append(
-                f"chunk {r.index} ({fmt_ts(r.start_s)}-{fmt_ts(r.end_s)}): output hit the token limit"
-            )
+    """The result: chunk texts stitched or reduced; coverage counts only the chunks that were answered."""
+    warnings = list(a.plan.coverage.warnings) + _flag_warnings(final)
+    answered = [c for c, r in zip(a.plan.chunks, final, strict=True) if "empty" not in r.flags]
     t = time.perf_counter()
     segs = segments(final)
     if preset.kind == "transcript":
@@ -136,12 +134,23 @@ def _merge(path, preset, backend, reducer, final, a: Analysis, ask, opts: RunOpt
         kind=preset.kind,
         text=text,
         chunks=final,
-        coverage=a.plan.coverage,
+        coverage=recount(a.plan, answered),
         warnings=warnings,
         segments=segs,
         timings={"reduce_s": round(time.perf_counter() - t, 3)},
         model_note=backend.spec.note,
     )
+
+
+def _flag_warnings(final: list[ChunkResult]) -> list[str]:
+    out = []
+    for r in final:
+        span = f"chunk {r.index} ({fmt_ts(r.start_s)}-{fmt_ts(r.end_s)})"
+        if "truncated" in r.flags:
+            out.append(f"{span}: output hit the token limit")
+        if "empty" in r.flags:
+            out.append(f"{span}: empty answer twice; its speech is not covered (a rerun asks again)")
+    return out
 
 
 def _reduced(final, preset: Preset, reducer: Backend, ask: ChunkPrompt, opts: RunOptions, warnings) -> str:
