@@ -17,9 +17,8 @@ app = typer.Typer(
 
 RUNTIMES = ("transformers", "vllm", "llama.cpp", "ollama")
 RUNTIME_FACTS = {"transformers": "transformers", "vllm": "vllm", "llama.cpp": "llama_cpp", "ollama": "ollama"}
-TRANSCRIPT_OUTPUT_TOKENS = (
-    64  # a transcript's fixed part; the rest grows with the audio (SPOKEN_TOKENS_PER_S)
-)
+# A transcript's fixed part in tokens; the rest grows with the audio (SPOKEN_TOKENS_PER_S).
+TRANSCRIPT_OUTPUT_TOKENS = 64
 
 
 # --------------------------------------------------------------------------- records
@@ -30,9 +29,9 @@ def resolve(ident: str):
     catalog family name, a GGUF repo, an Ollama tag)."""
     from audiomm import knowledge
 
-    low = ident.strip().lower()
+    low = ident.lower()
     exact = next((e for e in (*knowledge.models(), *knowledge.series()) if e.id.lower() == low), None)
-    entry = exact or knowledge.find(ident.strip())
+    entry = exact or knowledge.find(ident)
     if entry is None:
         raise AudiommError(
             f"no model line or checkpoint in the knowledge base matches {ident!r}; "
@@ -75,6 +74,7 @@ def facts(entry) -> dict[str, dict[str, Any]]:
 
 def record(ident: str) -> dict[str, Any]:
     """What ``audiomm models show ID --json`` prints."""
+    ident = ident.strip()
     entry = resolve(ident)
     spec = spec_of(ident, entry)
     data = {
