@@ -5,7 +5,7 @@ import pytest
 from audiomm import knowledge
 from audiomm.catalog.process import from_snapshot
 from audiomm.catalog.snapshots import bundled_snapshot
-from audiomm.knowledge import find, spec_for
+from audiomm.knowledge import SPOKEN_TOKENS_PER_S, find, spec_for
 
 ENTRIES = [*knowledge.series(), *knowledge.models()]
 
@@ -117,3 +117,63 @@ def test_no_family_gets_two_contradicting_entries():
         spec = spec_for(f.canonical_id, f.family)
         entry = find(f.canonical_id, f.family)
         assert not spec.known or (entry is not None and entry.spec() == spec), f.family
+
+
+@pytest.mark.parametrize(
+    "name, family, window, transcription",
+    [
+        ("google/gemma-4-E4B-it", "gemma-4", 30, 30),  # the processor's cut
+        ("gemma4:e4b", "gemma-4", 30, 30),  # an Ollama tag
+        ("unsloth/gemma-4-E2B-it-GGUF", "gemma-4", 30, 30),  # a GGUF repo
+        ("gemma3n:e4b", "gemma-3n", 30, 30),
+        (
+            "Qwen/Qwen3-Omni-30B-A3B-Instruct",
+            "qwen3-omni",
+            2400,
+            1707.789,
+        ),  # stated; context at 13 + 6 tokens/s
+        ("Qwen/Qwen3-ASR-1.7B-hf", "qwen3-asr", 1200, 1200),  # its own wrapper's 1200 s
+        ("mispeech/midashenglm-7b-0804-fp32", "midashenglm", 30, 30),
+        ("nvidia/audio-flamingo-3-hf", "audio-flamingo-3", 600, 600),  # 20 windows of 30 s
+        ("nvidia/audio-flamingo-next-hf", "audio-flamingo-next", 1200, 1046.709),  # 40 windows; context
+        ("microsoft/VibeVoice-ASR", "vibevoice-asr", 3600, 3600),
+        (
+            "mistralai/Voxtral-Mini-3B-2507",
+            "voxtral",
+            2400,
+            1753.945,
+        ),  # 40 min understanding, ~30 transcribing
+        ("bartowski/mistralai_Voxtral-Small-24B-2507-GGUF", "voxtral", 2400, 1753.945),
+        ("ibm-granite/granite-4.0-1b-speech", "granite-speech", 30, 30),
+        ("hf-audio/MOSS-Transcribe-Diarize-HF", "moss-transcribe-diarize", 5400, 5400),
+        ("ggml-org/ultravox-v0_5-llama-3_1-8b-GGUF", "ultravox", 30, 30),
+        ("Qwen/Qwen2.5-Omni-7B", "qwen2.5-omni", 300, 300),  # the checkpoint's chunk_length
+    ],
+)
+def test_windows_of_the_names_users_pass(name, family, window, transcription):
+    spec = spec_for(name)
+    assert (spec.known, spec.family, spec.window_s) == (True, family, window)
+    assert spec.window(output_tokens=64, output_per_s=SPOKEN_TOKENS_PER_S).seconds == transcription
+
+
+def test_lines_that_are_not_qwen2_5_omni_have_their_own_rates():
+    assert spec_for("mispeech/midashenglm-7b-1021-bf16").audio_tokens_per_s == 5
+    assert spec_for("Qwen/Qwen3-Omni-30B-A3B-Thinking").audio_tokens_per_s == 13
+    assert spec_for("./x", model_type="qwen3_omni_moe").family == "qwen3-omni"
+    assert not {"qwen3_omni_moe", "midashenglm"} & set(find("qwen2.5-omni").model_types)
+
+
+def test_runtime_facts_the_sources_state():
+    assert spec_for("stepfun-ai/Step-Audio-2-mini", runtime="vllm").window_s == 29.97  # errors at >= 29.98 s
+    assert "poor" in find("Qwen/Qwen2-Audio-7B-Instruct").get("llama_cpp")
+    assert "ggml-org/ultravox-v0_5-llama-3_1-8b-GGUF" in find("fixie-ai/ultravox-v0_5-llama-3_1-8b").get(
+        "llama_cpp"
+    )
+    assert "30 s" in find("gemma-3n").get("quirks") and find("gemma-3n").get("processor_limit_s") == 30
+
+
+def test_unverified_lines_stay_unknown():
+    """No context or token rate was found for them: the safe default, not invented numbers."""
+    for name in ("moonshotai/Kimi-Audio-7B-Instruct", "OpenMOSS-Team/MOSS-Audio-8B-Instruct"):
+        entry, spec = find(name), spec_for(name)
+        assert entry is not None and not entry.known and not spec.known and spec.window_s == 30

@@ -138,3 +138,12 @@ def test_html_index_sorts_and_filters(pages):
     )  # self-contained
     for href in Rows.links:
         assert href.startswith("https://huggingface.co/") or (pages / href).exists(), href
+
+
+def test_pages_show_what_the_knowledge_base_says(pages):
+    text = (pages / "families" / "qwen2-audio-7b-instruct.md").read_text()
+    assert "GGUF in 4 repo(s)" in text and "very poor" in text  # llama.cpp's own docs
+    text = (pages / "families" / "midashenglm-7b-0804.md").read_text()
+    assert "| Audio tokens per second | 5 |" in text  # its own line, not Qwen2.5-Omni's 25
+    text = (pages / "families" / "music-flamingo.md").read_text()
+    assert "| audiomm chunks at | 600 s |" in text  # the preview is an Audio Flamingo 3 checkpoint

@@ -217,13 +217,18 @@ def _runtimes(s: _Subject) -> list[tuple[str, str]]:
         out.append(("transformers", md_escape(s.fact("transformers"))))
     elif s.family.architecture:
         out.append(("transformers", f"{md_escape(s.family.architecture)} (from the repo's config)"))
-    if s.fact("vllm"):
-        out.append(("vLLM", "supported (serve it and use `--backend openai`)"))
+    vllm = s.fact("vllm")
+    if vllm:
+        how = md_escape(vllm) if isinstance(vllm, str) else "supported"
+        out.append(("vLLM", f"{how} (serve it and use `--backend openai`)"))
     gguf = [m.id for m in s.members if m.format == "gguf"]
+    known = [md_escape(s.fact("llama_cpp"))] if s.fact("llama_cpp") else []
     if gguf:
-        out.append(("llama.cpp", f"GGUF in {len(gguf)} repo(s), e.g. {md_escape(gguf[0])}"))
-    elif s.fact("llama_cpp"):
-        out.append(("llama.cpp", md_escape(s.fact("llama_cpp"))))
+        known.insert(0, f"GGUF in {len(gguf)} repo(s), e.g. {md_escape(gguf[0])}")
+    if known:
+        out.append(("llama.cpp", "; ".join(known)))
+    if s.fact("ollama"):
+        out.append(("Ollama", md_escape(s.fact("ollama"))))
     if any(m.custom_code for m in s.members):
         out.append(("remote code", "the canonical repo ships its own code: `--trust-remote-code`"))
     return out or [("unknown", "no runtime is known from the data; check the model card")]

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from audiomm.cli import audio, catalog, evaluate, run
+from audiomm.cli import audio, catalog, evaluate, models, run
 from audiomm.cli.console import err
 from audiomm.errors import AudiommError
 
@@ -15,6 +15,7 @@ app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_comp
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(audio.app, name="audio")
 app.add_typer(evaluate.app, name="eval")
+app.add_typer(models.app, name="models")
 app.command("size")(catalog.size_cmd)
 app.command("run")(run.run_cmd)
 app.command("presets")(run.presets_cmd)

@@ -45,7 +45,7 @@ CARD_KEYS = (
         "max_audio_s",
         "architecture",
     ),
-    *("transformers", "vllm", "llama_cpp", "ollama", "limits", "note"),
+    *("transformers", "vllm", "llama_cpp", "ollama", "limits", "output", "note"),
 )
 FACT_KEYS = RUNTIME_KEYS + LIMIT_KEYS + CARD_KEYS
 PROCESSORS = ("truncate", "split", "none")
