@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from audiomm.audio.chunking import ChunkPlan, plan_chunks, plan_fixed
+from audiomm.audio.chunking import Chunk, ChunkPacker, ChunkPlan, FixedPacker
 from audiomm.audio.decode import DEFAULT_RATE, AudioInfo, DecodeReport, probe, stream_audio
-from audiomm.audio.vad import WINDOW, VadOptions, get_backend, speech_regions, window_energy
+from audiomm.audio.vad import WINDOW, RegionTracker, VadOptions, get_backend, window_energy
 
 BLOCK_SAMPLES = WINDOW * 938  # ~30 s, a whole number of VAD windows
 
@@ -89,6 +89,131 @@ def prefetch(items: Iterable, depth: int = 4) -> Iterator:
         t.join(timeout=5)
 
 
+@dataclass(frozen=True)
+class PlannedChunk:
+    """A chunk of the plan, with its samples (float32 mono, 16 kHz) when the front end keeps audio."""
+
+    chunk: Chunk
+    audio: np.ndarray | None
+
+
+class _Growing:
+    """An append-only float32 array without quadratic copying (doubling storage)."""
+
+    def __init__(self):
+        self.data, self.n = np.zeros(4096, np.float32), 0
+
+    def append(self, x: np.ndarray) -> None:
+        if self.n + len(x) > len(self.data):
+            grown = np.zeros(max(2 * len(self.data), self.n + len(x)), np.float32)
+            grown[: self.n] = self.data[: self.n]
+            self.data = grown
+        self.data[self.n : self.n + len(x)] = x
+        self.n += len(x)
+
+    def view(self) -> np.ndarray:
+        return self.data[: self.n]
+
+
+class SampleBuffer:
+    """The decoded samples a chunk not yet handed out may still need; older ones are dropped."""
+
+    def __init__(self):
+        self.buf, self.start = np.zeros(0, np.float32), 0  # sample index of buf[0]
+
+    def append(self, block: np.ndarray) -> None:
+        self.buf = np.concatenate([self.buf, block]) if len(self.buf) else block
+
+    def cut(self, c: Chunk) -> np.ndarray:
+        a, b = round(c.start_s * DEFAULT_RATE), round(c.end_s * DEFAULT_RATE)
+        return self.buf[max(0, a - self.start) : max(0, b - self.start)].copy()
+
+    def drop_before(self, seconds: float) -> None:
+        n = max(0, round(seconds * DEFAULT_RATE) - self.start)
+        if n:
+            self.buf, self.start = self.buf[n:], self.start + n
+
+
+class FrontEnd:
+    """One pass over a recording: decode, find the speech, plan chunks for ``window_s`` and cut their
+    audio, streamed. Iterating yields each chunk as soon as nothing later in the recording can change it
+    (the first ones while the rest is still being decoded); ``analysis`` is set once it is done."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        window_s: float,
+        use_vad: bool = True,
+        channel: str | int = "mix",
+        overlap_s: float = 1.0,
+        vad_options: VadOptions | None = None,
+        backend: str = "silero",
+        keep_audio: bool = True,
+    ):
+        self.path, self.info = path, probe(path)
+        self.use_vad, self.channel, self.keep_audio = use_vad, channel, keep_audio
+        self.vad_options = vad_options or VadOptions()
+        self.vad_options.validate()
+        self.vad = get_backend(backend) if use_vad else None
+        self.packer = ChunkPacker(window_s, overlap_s) if use_vad else FixedPacker(window_s, overlap_s)
+        self.report = DecodeReport(rate=DEFAULT_RATE)
+        self.samples, self.energy = SampleBuffer(), _Growing()
+        self.analysis: Analysis | None = None
+
+    def __iter__(self) -> Iterator[PlannedChunk]:
+        blocks = stream_audio(
+            self.path,
+            rate=DEFAULT_RATE,
+            channel=self.channel,
+            block_samples=BLOCK_SAMPLES,
+            report=self.report,
+        )
+        if self.use_vad:
+            yield from self._with_vad(self._keep(prefetch(blocks)))
+        else:
+            for _ in self._keep(prefetch(blocks)):
+                yield from self._hand_out(self.packer.take(self.report.duration_s))
+            yield from self._hand_out(self.packer.take(None, self.report.duration_s))
+        self.analysis = self._analysis()
+
+    def _keep(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        for b in blocks:
+            if self.use_vad:
+                self.energy.append(window_energy(b))
+            if self.keep_audio:
+                self.samples.append(b)
+            yield b
+
+    def _with_vad(self, blocks: Iterator[np.ndarray]) -> Iterator[PlannedChunk]:
+        tracker = RegionTracker(self.vad_options)
+        for probs in self.vad(blocks):
+            self.packer.add(tracker.push(probs))
+            yield from self._hand_out(self.packer.take(tracker.known_until(), self.energy.view()), tracker)
+        duration = self.report.duration_s
+        self.packer.add(tracker.finish(duration), duration_ms=max(0, int(round(duration * 1000))))
+        yield from self._hand_out(self.packer.take(None, self.energy.view()))
+
+    def _hand_out(self, chunks: list[Chunk], tracker: RegionTracker | None = None) -> Iterator[PlannedChunk]:
+        for c in chunks:
+            yield PlannedChunk(c, self.samples.cut(c) if self.keep_audio else None)
+        if self.keep_audio:  # what no later chunk can start before
+            nxt = self.packer.next_start_s()
+            if nxt is None:
+                nxt = tracker.known_until() if tracker is not None else self.report.duration_s
+            self.samples.drop_before(nxt)
+
+    def _analysis(self) -> Analysis:
+        duration = self.report.duration_s
+        plan = self.packer.plan(duration)
+        cov = plan.coverage
+        cov.warnings.extend(self.report.warnings)
+        declared = self.info.duration_s
+        if declared and abs(declared - duration) > max(1.0, 0.01 * declared):
+            cov.warnings.append(f"decoded {duration:.1f} s of the {declared:.1f} s the file declares")
+        return Analysis(self.info, self.report, plan, self.use_vad)
+
+
 def analyze(
     path: str | os.PathLike,
     *,
@@ -99,33 +224,9 @@ def analyze(
     vad_options: VadOptions | None = None,
     backend: str = "silero",
 ) -> Analysis:
-    info = probe(path)
-    opts = vad_options or VadOptions()
-    opts.validate()
-    report = DecodeReport(rate=DEFAULT_RATE)
-    blocks = stream_audio(
-        path, rate=DEFAULT_RATE, channel=channel, block_samples=BLOCK_SAMPLES, report=report
-    )
-    if use_vad:
-        energies: list[np.ndarray] = []
-
-        def tee():
-            for b in blocks:
-                energies.append(window_energy(b))
-                yield b
-
-        probs = np.concatenate(list(get_backend(backend)(tee())) or [np.zeros(0, np.float32)])
-        energy = np.concatenate(energies) if energies else np.zeros(0, np.float32)
-        regions = speech_regions(probs, report.duration_s, opts)
-        plan = plan_chunks(regions, report.duration_s, window_s, energy=energy, overlap_s=overlap_s)
-    else:
-        for _ in blocks:
-            pass
-        plan = plan_fixed(report.duration_s, window_s, overlap_s=overlap_s)
-    cov = plan.coverage
-    cov.warnings.extend(report.warnings)
-    if info.duration_s and abs(info.duration_s - report.duration_s) > max(1.0, 0.01 * info.duration_s):
-        cov.warnings.append(
-            f"decoded {report.duration_s:.1f} s of the {info.duration_s:.1f} s the file declares"
-        )
-    return Analysis(info, report, plan, use_vad)
+    """Format, speech, the chunk plan and its coverage (the front end run to the end, no audio kept)."""
+    options = {"use_vad": use_vad, "channel": channel, "overlap_s": overlap_s, "vad_options": vad_options}
+    front = FrontEnd(path, window_s=window_s, backend=backend, keep_audio=False, **options)
+    for _ in front:
+        pass
+    return front.analysis

@@ -90,19 +90,6 @@ def _validate(window_s: float, overlap_s: float) -> tuple[int, int]:
     return int(window_s * 1000), int(round(overlap_s * 1000))
 
 
-def _ms_regions(regions: list[tuple[float, float]], dur_ms: int) -> list[list[int]]:
-    out: list[list[int]] = []
-    for s, e in sorted(regions):
-        a, b = max(0, math.floor(s * 1000)), min(dur_ms, math.ceil(e * 1000))
-        if b <= a:
-            continue
-        if out and a <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], b)
-        else:
-            out.append([a, b])
-    return out
-
-
 def _quietest(lo: int, hi: int, energy: np.ndarray | None) -> int:
     """The quietest millisecond in [lo, hi] by smoothed window energy (hi when unknown)."""
     if energy is None or len(energy) == 0:
@@ -145,6 +132,108 @@ def _union(chunks: list[Chunk]) -> list[list[int]]:
     return out
 
 
+SETTLE_MS = 1000  # what a decision looks past the window (the energy curve is smoothed over ~0.2 s)
+
+
+class ChunkPacker:
+    """Speech regions in (in order, each final), chunks out as soon as nothing later can change them.
+
+    The chunk that starts at ``s`` depends only on the regions before ``s + 2 x window`` (the gap after
+    the last region that fits tells whether to cut there), so a stream can map the first chunks while
+    the rest of the recording is still being decoded; :func:`plan_chunks` feeds all regions at once.
+    """
+
+    def __init__(self, window_s: float, overlap_s: float = 1.0, min_fill: float = 0.5):
+        self.window_s = window_s
+        self.win, self.ovl = _validate(window_s, overlap_s)
+        self.min_fill = min_fill
+        self.R: list[
+            list[int]
+        ] = []  # regions on the ms grid; R[pos][0] moves back by the overlap after a split
+        self.speech: list[list[int]] = []  # the regions as given (what must be covered)
+        self.pos, self.carry = 0, 0
+        self.chunks: list[Chunk] = []
+
+    def add(self, regions: list[tuple[float, float]], duration_ms: int | None = None) -> None:
+        """Final speech regions, in order; ``duration_ms`` (once the stream has ended) clips them all."""
+        for s, e in regions:
+            a, b = max(0, math.floor(s * 1000)), math.ceil(e * 1000)
+            if b <= a:
+                continue
+            if self.R and a <= self.speech[-1][1]:
+                self.R[-1][1] = self.speech[-1][1] = max(self.speech[-1][1], b)
+            else:
+                self.R.append([a, b])
+                self.speech.append([a, b])
+        if duration_ms is not None:
+            for rows in (self.R, self.speech):
+                for r in rows:
+                    r[1] = min(r[1], duration_ms)
+                while rows and rows[-1][1] <= rows[-1][0]:
+                    rows.pop()
+
+    def next_start_s(self) -> float | None:
+        """Where the next chunk will start, if a region is waiting (audio before it is no longer needed)."""
+        return self.R[self.pos][0] / 1000 if self.pos < len(self.R) else None
+
+    def take(self, known_until_s: float | None, energy: np.ndarray | None) -> list[Chunk]:
+        """The chunks that are certain once every region starting before ``known_until_s`` has been added
+        (None: the stream has ended, so every chunk is)."""
+        out = []
+        while self.pos < len(self.R):
+            s = self.R[self.pos][0]
+            if known_until_s is not None and known_until_s * 1000 < s + 2 * self.win + SETTLE_MS:
+                break
+            out.append(self._next(s, energy, final=known_until_s is None))
+        return out
+
+    def _next(self, s: int, energy: np.ndarray | None, final: bool) -> Chunk:
+        R, win, limit = self.R, self.win, s + self.win
+        if R[self.pos][1] > limit:  # one speech run longer than the window: cut at its quietest point
+            lo = s + max(int(self.min_fill * win), 2 * self.ovl + 1)
+            cut = _quietest(min(lo, limit), limit, energy)
+            R[self.pos][0] = cut - self.ovl
+            return self._chunk(s, cut, "quietest-point", carry_next=self.ovl)
+        j = self.pos
+        while j + 1 < len(R) and R[j + 1][1] <= limit:
+            j += 1
+        if j == len(R) - 1:  # the last region known: at the end of the stream, the end of speech
+            self.pos = j + 1
+            return self._chunk(s, R[j][1], "end-of-speech" if final else "silence", carry_next=0)
+        gaps = [(R[k + 1][0] - R[k][1], k) for k in range(self.pos, j + 1)]
+        late = [g for g in gaps if R[g[1]][1] - s >= self.min_fill * win]
+        _, k = max(late or gaps)
+        self.pos = k + 1
+        return self._chunk(s, R[k][1], "silence", carry_next=0)
+
+    def _chunk(self, start: int, end: int, cut: str, carry_next: int) -> Chunk:
+        c = Chunk(len(self.chunks), start / 1000, end / 1000, self.carry / 1000, cut)
+        check_chunk(c, self.window_s)
+        self.chunks.append(c)
+        self.carry = carry_next
+        return c
+
+    def plan(self, duration_s: float) -> ChunkPlan:
+        """The whole plan and its coverage, once the stream has ended."""
+        speech, chunks = self.speech, self.chunks
+        covered, need = _intersection(_union(chunks), speech), _measure(speech)
+        cov = Coverage(
+            mode="vad",
+            window_s=self.window_s,
+            input_s=duration_s,
+            speech_s=need / 1000,
+            covered_s=covered / 1000,
+            covered_ratio=(covered / need) if need else 1.0,
+            chunks=len(chunks),
+            longest_chunk_s=max((c.duration_s for c in chunks), default=0.0),
+        )
+        if not need:
+            cov.notes.append(
+                "no speech detected: nothing to send (use --no-vad to process the whole sound scene)"
+            )
+        return ChunkPlan(list(chunks), [(a / 1000, b / 1000) for a, b in speech], cov)
+
+
 def plan_chunks(
     regions: list[tuple[float, float]],
     duration_s: float,
@@ -154,90 +243,73 @@ def plan_chunks(
     overlap_s: float = 1.0,
     min_fill: float = 0.5,
 ) -> ChunkPlan:
-    """Pack speech regions into chunks of at most ``window_s`` seconds."""
-    win, ovl = _validate(window_s, overlap_s)
-    dur = max(0, int(round(duration_s * 1000)))
-    R = _ms_regions(regions, dur)
-    speech = [list(r) for r in R]
-    chunks: list[Chunk] = []
-    pos, carry_overlap = 0, 0
-    while pos < len(R):
-        s = R[pos][0]
-        limit = s + win
-        if R[pos][1] > limit:  # one speech run longer than the window
-            lo = s + max(int(min_fill * win), 2 * ovl + 1)
-            cut = _quietest(min(lo, limit), limit, energy)
-            chunks.append(Chunk(len(chunks), s / 1000, cut / 1000, carry_overlap / 1000, "quietest-point"))
-            R[pos][0], carry_overlap = cut - ovl, ovl
-            continue
-        j = pos
-        while j + 1 < len(R) and R[j + 1][1] <= limit:
-            j += 1
-        if j == len(R) - 1:
-            chunks.append(Chunk(len(chunks), s / 1000, R[j][1] / 1000, carry_overlap / 1000, "end-of-speech"))
-            break
-        gaps = [(R[k + 1][0] - R[k][1], k) for k in range(pos, j + 1)]
-        late = [g for g in gaps if R[g[1]][1] - s >= min_fill * win]
-        _, k = max(late or gaps)
-        chunks.append(Chunk(len(chunks), s / 1000, R[k][1] / 1000, carry_overlap / 1000, "silence"))
-        pos, carry_overlap = k + 1, 0
-    covered = _intersection(_union(chunks), speech)
-    need = _measure(speech)
-    cov = Coverage(
-        mode="vad",
-        window_s=window_s,
-        input_s=duration_s,
-        speech_s=need / 1000,
-        covered_s=covered / 1000,
-        covered_ratio=(covered / need) if need else 1.0,
-        chunks=len(chunks),
-        longest_chunk_s=max((c.duration_s for c in chunks), default=0.0),
-    )
-    if not need:
-        cov.notes.append(
-            "no speech detected: nothing to send (use --no-vad to process the whole sound scene)"
+    """Pack speech regions into chunks of at most ``window_s`` seconds (all at once)."""
+    packer = ChunkPacker(window_s, overlap_s, min_fill)
+    packer.add(sorted(regions), duration_ms=max(0, int(round(duration_s * 1000))))
+    packer.take(None, energy)
+    return packer.plan(duration_s)
+
+
+class FixedPacker:
+    """Fixed windows with overlap over the whole recording, streamed: each window as soon as audio past
+    its end has been decoded (tasks about the whole sound scene)."""
+
+    def __init__(self, window_s: float, overlap_s: float = 1.0):
+        self.window_s = window_s
+        self.win, self.ovl = _validate(window_s, overlap_s)
+        self.start, self.chunks, self.done = 0, [], False
+
+    def next_start_s(self) -> float:
+        return self.start / 1000
+
+    def take(self, decoded_s: float | None, duration_s: float | None = None) -> list[Chunk]:
+        """The windows certain once ``decoded_s`` seconds are decoded (None: the stream ended after
+        ``duration_s``)."""
+        dur = max(0, int(round(duration_s * 1000))) if decoded_s is None else None
+        out = []
+        while not self.done:
+            end = self.start + self.win
+            if dur is None and (decoded_s * 1000 <= end):
+                break
+            if dur is not None and self.start >= dur:
+                break
+            last = dur is not None and end >= dur
+            end = min(end, dur) if last else end
+            overlap = (self.ovl if self.chunks else 0) / 1000
+            c = Chunk(
+                len(self.chunks), self.start / 1000, end / 1000, overlap, "end-of-audio" if last else "fixed"
+            )
+            check_chunk(c, self.window_s)
+            self.chunks.append(c)
+            out.append(c)
+            self.done = last
+            self.start = end - self.ovl
+        return out
+
+    def plan(self, duration_s: float) -> ChunkPlan:
+        dur = max(0, int(round(duration_s * 1000)))
+        chunks = self.chunks
+        covered = _measure(_union(chunks))
+        cov = Coverage(
+            mode="fixed",
+            window_s=self.window_s,
+            input_s=duration_s,
+            speech_s=None,
+            covered_s=covered / 1000,
+            covered_ratio=(covered / dur) if dur else 1.0,
+            chunks=len(chunks),
+            longest_chunk_s=max((c.duration_s for c in chunks), default=0.0),
         )
-    for c in chunks:
-        check_chunk(c, window_s)
-    return ChunkPlan(chunks, [(a / 1000, b / 1000) for a, b in speech], cov)
+        if not dur:
+            cov.notes.append("empty recording: nothing to send")
+        return ChunkPlan(list(chunks), [(0.0, dur / 1000)] if dur else [], cov)
 
 
 def plan_fixed(duration_s: float, window_s: float, *, overlap_s: float = 1.0) -> ChunkPlan:
-    """Fixed windows with overlap over the whole recording (tasks about the whole sound scene)."""
-    win, ovl = _validate(window_s, overlap_s)
-    dur = max(0, int(round(duration_s * 1000)))
-    chunks: list[Chunk] = []
-    start = 0
-    while start < dur:
-        end = min(dur, start + win)
-        chunks.append(
-            Chunk(
-                len(chunks),
-                start / 1000,
-                end / 1000,
-                (ovl if chunks else 0) / 1000,
-                "fixed" if end < dur else "end-of-audio",
-            )
-        )
-        if end >= dur:
-            break
-        start = end - ovl
-    covered = _measure(_union(chunks))
-    cov = Coverage(
-        mode="fixed",
-        window_s=window_s,
-        input_s=duration_s,
-        speech_s=None,
-        covered_s=covered / 1000,
-        covered_ratio=(covered / dur) if dur else 1.0,
-        chunks=len(chunks),
-        longest_chunk_s=max((c.duration_s for c in chunks), default=0.0),
-    )
-    if not dur:
-        cov.notes.append("empty recording: nothing to send")
-    for c in chunks:
-        check_chunk(c, window_s)
-    return ChunkPlan(chunks, [(0.0, dur / 1000)] if dur else [], cov)
+    """Fixed windows with overlap over the whole recording (all at once)."""
+    packer = FixedPacker(window_s, overlap_s)
+    packer.take(None, duration_s)
+    return packer.plan(duration_s)
 
 
 def recount(plan: ChunkPlan, answered: list[Chunk]) -> Coverage:

@@ -131,39 +131,87 @@ def _rebatch(blocks: Iterable[np.ndarray], size: int, final_pad: bool) -> Iterat
         yield buf
 
 
+class RegionTracker:
+    """Speech regions from window probabilities, streamed: probabilities in as they come, regions out as
+    soon as nothing later can change them (hysteresis, minimum lengths, padding that never crosses a
+    neighbour). Fed everything at once it gives what :func:`speech_regions` gives."""
+
+    def __init__(self, opts: VadOptions):
+        opts.validate()
+        self.opts = opts
+        self.neg = opts.neg_threshold if opts.neg_threshold is not None else max(opts.threshold - 0.15, 0.01)
+        self.windows = 0  # probabilities seen
+        self.start: float | None = None  # an open region's start
+        self.silence_since: float | None = None
+        self.pending: tuple[float, float, float] | None = None  # (lo, hi, raw end) of the last padded region
+
+    def push(self, probs: np.ndarray) -> list[tuple[float, float]]:
+        """The regions made final by ``probs`` (the next windows of the stream)."""
+        out: list[tuple[float, float]] = []
+        opts = self.opts
+        for p in probs:
+            t = self.windows * WINDOW_S
+            self.windows += 1
+            if p >= opts.threshold:
+                self.silence_since = None
+                if self.start is None:
+                    self.start = t
+            elif self.start is not None and p < self.neg:
+                if self.silence_since is None:
+                    self.silence_since = t
+                if t + WINDOW_S - self.silence_since >= opts.min_silence_s:
+                    out += self._close(self.start, self.silence_since, None)
+                    self.start, self.silence_since = None, None
+        if self.pending is not None and self.known_until() >= self.pending[1]:
+            out.append(self.pending[:2])  # no later region can reach back into its padding
+            self.pending = None
+        return out
+
+    def known_until(self) -> float:
+        """Every region that starts before this time has been given (or is the pending one)."""
+        if self.pending is not None:
+            return self.pending[0]
+        earliest = self.start if self.start is not None else self.windows * WINDOW_S
+        return max(0.0, earliest - self.opts.speech_pad_s)
+
+    def finish(self, duration_s: float) -> list[tuple[float, float]]:
+        """The rest, once the stream has ended after ``duration_s`` seconds."""
+        out: list[tuple[float, float]] = []
+        if self.start is not None:
+            end = self.silence_since if self.silence_since is not None else self.windows * WINDOW_S
+            out += self._close(self.start, end, duration_s)
+            self.start = None
+        if self.pending is not None:
+            lo, hi, _ = self.pending
+            out.append((lo, min(hi, duration_s)))
+            self.pending = None
+        return out
+
+    def _close(self, s: float, e: float, duration_s: float | None) -> list[tuple[float, float]]:
+        """A raw region ends: pad it against the pending one, which is then final."""
+        if e - s < self.opts.min_speech_s or (duration_s is not None and s >= duration_s):
+            return []
+        if duration_s is not None:
+            e = min(e, duration_s)
+        pad = self.opts.speech_pad_s
+        lo, hi = max(0.0, s - pad), e + pad
+        if duration_s is not None:
+            hi = min(duration_s, hi)
+        out: list[tuple[float, float]] = []
+        if self.pending is not None:
+            plo, phi, pe = self.pending
+            if lo < phi:  # padding would overlap: meet in the middle of the gap
+                mid = (pe + s) / 2
+                phi, lo = max(mid, pe), min(mid, s)
+            out.append((plo, phi))
+        self.pending = (lo, hi, e)
+        return out
+
+
 def speech_regions(probs: np.ndarray, duration_s: float, opts: VadOptions) -> list[tuple[float, float]]:
     """Speech regions (seconds) from window probabilities: hysteresis, minimum lengths, padding."""
-    opts.validate()
-    neg = opts.neg_threshold if opts.neg_threshold is not None else max(opts.threshold - 0.15, 0.01)
-    raw: list[list[float]] = []
-    start = None
-    silence_since = None
-    for i, p in enumerate(probs):
-        t = i * WINDOW_S
-        if p >= opts.threshold:
-            silence_since = None
-            if start is None:
-                start = t
-        elif start is not None and p < neg:
-            if silence_since is None:
-                silence_since = t
-            if t + WINDOW_S - silence_since >= opts.min_silence_s:
-                raw.append([start, silence_since])
-                start, silence_since = None, None
-    if start is not None:
-        raw.append([start, silence_since if silence_since is not None else len(probs) * WINDOW_S])
-    raw = [[s, min(e, duration_s)] for s, e in raw if e - s >= opts.min_speech_s and s < duration_s]
-    pad = opts.speech_pad_s
-    out: list[tuple[float, float]] = []
-    for i, (s, e) in enumerate(raw):
-        lo = max(0.0, s - pad)
-        hi = min(duration_s, e + pad)
-        if out and lo < out[-1][1]:  # padding would overlap: meet in the middle of the gap
-            mid = (raw[i - 1][1] + s) / 2
-            out[-1] = (out[-1][0], max(mid, raw[i - 1][1]))
-            lo = min(mid, s)
-        out.append((lo, hi))
-    return out
+    tracker = RegionTracker(opts)
+    return tracker.push(probs) + tracker.finish(duration_s)
 
 
 def window_energy(block: np.ndarray) -> np.ndarray:
