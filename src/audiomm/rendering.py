@@ -1,10 +1,15 @@
 """Helpers shared by the generated pages (catalog/render.py) and reports (evaluate/report.py):
-jinja2 environments, Markdown escaping, figures saved as PNG + SVG."""
+jinja2 environments, Markdown escaping, link targets, text for plots, figures saved as PNG + SVG.
+
+Names and Hub fields are data: in Markdown they are escaped (:func:`md_escape`), in link targets
+percent-encoded (:func:`relative_href`), in plots kept from matplotlib's mathtext (:func:`plot_text`).
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 from audiomm.errors import AudiommError
 
@@ -25,10 +30,27 @@ def jinja_env(package: str = "audiomm.catalog", autoescape: bool = False):
     )
 
 
+_MD = str.maketrans({"\\": "\\\\", "|": "\\|", "[": "\\[", "]": "\\]", "<": "&lt;", "\n": " ", "\r": " "})
+
+
 def md_escape(text: Any) -> str:
-    """``text`` safe inside a Markdown table cell (None becomes "")."""
-    s = "" if text is None else str(text)
-    return s.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+    """``text`` safe inside a Markdown table cell or link text: no table break, no link, no HTML tag
+    (None becomes "")."""
+    return ("" if text is None else str(text)).translate(_MD)
+
+
+def relative_href(path: str) -> str:
+    """A link target for a file under the page's folder, percent-encoded (no scheme, no way up): ""
+    when ``path`` is absolute or climbs with ``..`` (then there is nothing to link to)."""
+    p = PurePosixPath(path)
+    if not path or p.is_absolute() or ".." in p.parts:
+        return ""
+    return quote(p.as_posix(), safe="/")
+
+
+def plot_text(text: Any) -> str:
+    """``text`` for a matplotlib label or title, shown as it is (a ``$`` never starts mathtext)."""
+    return str(text).replace("$", r"\$")
 
 
 def save_figure(fig, out: Path, name: str, alt: str, caption: str) -> dict[str, str]:

@@ -27,6 +27,7 @@ from audiomm.evaluate.records import append_jsonl, from_fields, read_jsonl
 from audiomm.evaluate.suite import Task
 from audiomm.evaluate.wer import ErrorRates, error_rates
 from audiomm.paths import atomic_write_text, expand
+from audiomm.safepath import check_name, safe_join
 from audiomm.systems import System
 
 if sys.version_info >= (3, 11):
@@ -193,7 +194,8 @@ def load_recordings(paths: list[Path]) -> list[Recording]:
 
 
 def _sidecars(f: Path) -> Recording:
-    return Recording(f.stem, f, _read(f.with_suffix(".txt")), _read(f.with_name(f.stem + ".notes.txt")))
+    name = check_name(f.stem, f"--recordings {f}: recording name")
+    return Recording(name, f, _read(f.with_suffix(".txt")), _read(f.with_name(f.stem + ".notes.txt")))
 
 
 def _manifest(p: Path) -> list[Recording]:
@@ -208,9 +210,10 @@ def _manifest(p: Path) -> list[Recording]:
         f = Path(expand(row["path"], p.parent))
         if not f.is_absolute():
             f = (p.parent / f).resolve()
+        name = check_name(row.get("name") or f.stem, f"--recordings {p}: recording {i}: name")
         out.append(
             Recording(
-                name=row.get("name") or f.stem,
+                name=name,
                 path=f,
                 reference=row.get("reference"),
                 notes=row.get("notes"),
@@ -300,6 +303,9 @@ def run_eval(
     """Every item not yet done, system by system (each model is loaded once); returns the new results."""
     if repeats < 1:
         raise AudiommError("--repeats must be at least 1")
+    for what, named in (("system", systems), ("recording", recordings), ("task", tasks)):
+        for x in named:  # each names a folder or file under raw/
+            check_name(x.name, f"{what} name")
     for r in recordings:
         probe(r.path)  # a missing or unreadable recording is one line, before any model loads
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -361,8 +367,9 @@ def _one(out_dir: Path, it: Item, backend: Backend, temperature: float) -> EvalR
     except Exception as exc:  # noqa: BLE001 - one failed item must not stop a long evaluation
         return _error(it, f"{type(exc).__name__}: {first_line(exc)}")
     seconds = time.perf_counter() - t
-    raw = Path("raw") / it.system.name / rec.name / f"{task.name}-r{it.repeat}.md"
-    atomic_write_text(out_dir / raw, render(r, "md"))
+    path = safe_join(out_dir, "raw", it.system.name, rec.name, f"{task.name}-r{it.repeat}.md")
+    raw = path.relative_to(out_dir)
+    atomic_write_text(path, render(r, "md"))
     wer = error_rates(rec.reference, r.text).rounded() if task.score == "wer" and rec.reference else None
     audio_s = r.coverage.input_s
     return it.result(
