@@ -22,7 +22,7 @@ from audiomm.catalog.process import Catalog
 from audiomm.catalog.snapshots import Snapshot
 from audiomm.knowledge import Entry, ModelSpec, find, spec_for
 from audiomm.paths import atomic_write_text
-from audiomm.rendering import jinja_env, md_escape, plot_text, save_figure
+from audiomm.rendering import jinja_env, md_escape, plot_text, pyplot, save_figure
 from audiomm.safepath import safe_join
 
 HUB = "https://huggingface.co"
@@ -277,12 +277,8 @@ def size_class(params_b: float | None) -> str:
 
 def charts(cat: Catalog, out: Path) -> list[dict[str, str]]:
     """Two charts as PNG + SVG; [] (and the index says so) when matplotlib is not installed."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = pyplot()
+    if plt is None:
         return []
     out.mkdir(parents=True, exist_ok=True)
     return [_scatter_chart(plt, cat, out), _size_chart(plt, cat, out)]

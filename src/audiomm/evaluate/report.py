@@ -17,7 +17,7 @@ from typing import Any
 from audiomm.evaluate.judge import DIMENSIONS, Judgement, read_judgements
 from audiomm.evaluate.runner import EvalResult, SystemRecord, read_manifest, read_results
 from audiomm.paths import atomic_write_text
-from audiomm.rendering import jinja_env, md_escape, plot_text, relative_href, save_figure
+from audiomm.rendering import jinja_env, md_escape, plot_text, pyplot, relative_href, save_figure
 
 
 @dataclass
@@ -183,12 +183,8 @@ class Heatmap:
 
 def plots(rows: list[SystemRow], matrix: list[TaskRow], out: Path) -> list[dict[str, str]]:
     """PNG + SVG charts; [] when matplotlib is not installed (the report says how to get them)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = pyplot()
+    if plt is None:
         return []
     out.mkdir(parents=True, exist_ok=True)
     made = []
