@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 from rich.console import Console
 
+from audiomm.config import scrub_urls
 from audiomm.rendering import plain
 
 
@@ -34,8 +35,13 @@ def say(text: str) -> None:
 
 
 def warn(text: str, kind: str = "warning") -> None:
-    """``warning: ...`` (or ``note: ...``) on stderr, printed as it is."""
-    err.print(plain(f"{kind}: {text}"), soft_wrap=True)
+    """``warning: ...`` (or ``note: ...``) on stderr, printed as it is (URLs without credentials)."""
+    err.print(plain(scrub_urls(f"{kind}: {text}")), soft_wrap=True)
+
+
+def fail(text: str) -> None:
+    """The one ``error: ...`` line of a failed command, printed as it is (URLs without credentials)."""
+    err.print(plain(scrub_urls(f"error: {text}"), one_line=True), soft_wrap=True)
 
 
 @contextmanager

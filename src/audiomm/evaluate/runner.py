@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from audiomm.audio.decode import probe
 from audiomm.backends import Backend, load
-from audiomm.config import BackendConfig, RunOptions
+from audiomm.config import BackendConfig, RunOptions, scrub_urls
 from audiomm.errors import AudiommError, first_line
 from audiomm.evaluate.records import append_jsonl, from_fields, read_jsonl
 from audiomm.evaluate.suite import Task
@@ -337,7 +337,8 @@ def _by_system(items: list[Item]) -> Iterator[tuple[System, list[Item]]]:
 
 
 def _error(it: Item, msg: str) -> EvalResult:
-    return it.result("error", it.system.config.model, error=msg)
+    """An item that failed, with why (a URL in it without its credentials)."""
+    return it.result("error", it.system.config.model, error=scrub_urls(msg))
 
 
 def _options(it: Item, temperature: float) -> RunOptions:
