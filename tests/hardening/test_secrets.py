@@ -12,7 +12,7 @@ import pytest
 
 from audiomm.catalog.hub import origin
 from audiomm.config import BackendConfig, RunOptions, public_url, scrub_urls
-from audiomm.evaluate.runner import SystemRecord
+from audiomm.evaluate.runner import EvalManifest, SystemRecord, read_manifest, write_manifest
 from audiomm.systems import System
 from tests.helpers.audio import clip, write
 from tests.helpers.cli import run_cli
@@ -91,6 +91,17 @@ def test_a_configuration_records_its_url_without_credentials():
     assert config.public()["base_url"] == public_url(config.base_url) == "http://h:8000/v1"
     record = SystemRecord.of(System("s", config, RunOptions())).to_dict()
     assert record["base_url"] == "http://h:8000/v1" and not any(s in json.dumps(record) for s in SECRETS)
+
+
+def test_an_eval_json_from_an_earlier_version_loses_its_credentials(tmp_path):
+    llm = {"backend": "openai", "model": "t", "base_url": with_query("http://h:1/v1")}
+    old = {
+        "systems": [{"name": "a", "backend": "classic", "base_url": with_query("http://h:2/v1"), "llm": llm}]
+    }
+    (tmp_path / "eval.json").write_text(json.dumps(old))
+    assert read_manifest(tmp_path).systems[0].settings["llm"]["base_url"] == "http://h:1/v1"
+    write_manifest(tmp_path, EvalManifest())  # what every run does: merge with what is there
+    assert not any(s in (tmp_path / "eval.json").read_text() for s in SECRETS)
 
 
 # --------------------------------------------------------------------------- the Hub token

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from audiomm.audio.decode import probe
 from audiomm.backends import Backend, load
-from audiomm.config import BackendConfig, RunOptions, scrub_urls
+from audiomm.config import BackendConfig, RunOptions, public_url, scrub_urls
 from audiomm.errors import AudiommError, first_line
 from audiomm.evaluate.records import append_jsonl, from_fields, read_jsonl
 from audiomm.evaluate.suite import Task
@@ -75,7 +75,8 @@ class SystemRecord:
 
     @classmethod
     def from_dict(cls, d: dict) -> SystemRecord:
-        settings = {k: v for k, v in d.items() if k not in ("name", "backend", "model")}
+        """A system as recorded; a URL that an earlier version kept whole loses its credentials here."""
+        settings = {k: v for k, v in _public(d).items() if k not in ("name", "backend", "model")}
         return cls(d["name"], d.get("backend", ""), d.get("model", ""), settings)
 
     def to_dict(self) -> dict:
@@ -124,6 +125,16 @@ class EvalManifest:
 
 
 N = TypeVar("N", SystemRecord, Recording, Task)
+
+
+def _public(settings: dict) -> dict:
+    """Recorded settings with every ``base_url`` (the classic LLM's too) as :func:`public_url` shows it."""
+    out = dict(settings)
+    if isinstance(out.get("base_url"), str):
+        out["base_url"] = public_url(out["base_url"])
+    if isinstance(out.get("llm"), dict):
+        out["llm"] = _public(out["llm"])
+    return out
 
 
 def _by_name(old: tuple[N, ...], new: tuple[N, ...]) -> tuple[N, ...]:
