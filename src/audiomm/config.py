@@ -175,21 +175,22 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]+")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`\x00-\x1f\x7f]+")
 
 
 def scrub_urls(text: str) -> str:
     """``text`` (an error, a warning) with every URL that carries a user, password, query or fragment
     replaced by its :func:`public_url`; other URLs are left as they are."""
+    return _URL.sub(lambda m: _shown(m[0]), text)
 
-    def public(m: re.Match) -> str:
-        from urllib.parse import urlsplit
 
-        try:
-            parts = urlsplit(m[0])
-            secret = "@" in parts.netloc or parts.query or parts.fragment
-        except ValueError:
-            return "(unparsable URL)"
-        return public_url(m[0]) if secret else m[0]
+def _shown(url: str) -> str:
+    """One URL found in a text, without its credentials (cut by hand where it does not parse)."""
+    from urllib.parse import urlsplit
 
-    return _URL.sub(public, text)
+    try:
+        parts = urlsplit(url)
+        secret = "@" in parts.netloc or parts.query or parts.fragment
+    except ValueError:
+        return re.split(r"[?#]", re.sub(r"^([^:/]+://)[^/?#]*@", r"\1", url), maxsplit=1)[0]
+    return public_url(url) if secret else url

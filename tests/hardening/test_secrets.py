@@ -81,6 +81,8 @@ def test_urls_in_text_lose_their_credentials():
     shown = scrub_urls(text)
     assert not any(s in shown for s in SECRETS)
     assert "http://h:9/v1" in shown and "'https://ok.example/v1'" in shown and "ftp://x/y" in shown
+    broken = f"at {with_query('http://[::1:9/v1')} and [link=http://x]y[/link]\x1b[2J"  # do not parse
+    assert scrub_urls(broken) == "at http://[::1:9/v1 and [link=http://x]y[/link]\x1b[2J"
 
 
 def test_a_configuration_records_its_url_without_credentials():

@@ -2,8 +2,9 @@
 
 Text that comes from data (model ids, Hub fields, file names, model answers) is never parsed: both
 consoles have markup, emoji codes and highlighting off, progress descriptions are plain text, and
-:func:`~audiomm.rendering.plain` shows control characters (a terminal's escape sequences) as ``\\xNN``
-instead of sending them. Print with :func:`say` / :func:`warn`; tables go through :mod:`audiomm.cli.present`.
+:func:`~audiomm.rendering.plain` shows control characters (a terminal's escape sequences) as
+``\\xNN`` instead of sending them. Print with :func:`say`, :func:`warn` and :func:`fail`; tables go
+through :mod:`audiomm.cli.present`. Warnings and errors show URLs without their credentials.
 """
 
 from __future__ import annotations
