@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,7 +34,7 @@ class BackendConfig:
 
     backend: str = "openai"
     model: str = ""
-    base_url: str | None = None
+    base_url: str | None = field(default=None, repr=False)  # may hold credentials: shown via public_url
     api_key: str | None = field(default=None, repr=False)  # never written anywhere
     api_key_env: str | None = None  # the name of a variable that holds the key (files never hold keys)
     concurrency: int = 4  # requests in flight at once (servers)
@@ -63,8 +64,11 @@ class BackendConfig:
             raise AudiommError("--timeout must be a positive number of seconds")
 
     def public(self) -> dict:
-        """What may be recorded about this configuration: everything but the key itself."""
+        """What may be recorded about this configuration: everything but the key itself, and the URL
+        without its user, password or query (:func:`public_url`)."""
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("api_key", "llm")}
+        if self.base_url is not None:
+            out["base_url"] = public_url(self.base_url)
         if self.llm is not None:
             out["llm"] = self.llm.public()
         return {k: v for k, v in out.items() if v is not None}
@@ -169,3 +173,24 @@ def public_url(url: str) -> str:
     if ":" in (parts.hostname or "") and parts.hostname:
         host = f"[{parts.hostname}]" + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`\x00-\x1f\x7f]+")
+
+
+def scrub_urls(text: str) -> str:
+    """``text`` (an error, a warning) with every URL that carries a user, password, query or fragment
+    replaced by its :func:`public_url`; other URLs are left as they are."""
+    return _URL.sub(lambda m: _shown(m[0]), text)
+
+
+def _shown(url: str) -> str:
+    """One URL found in a text, without its credentials (cut by hand where it does not parse)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        secret = "@" in parts.netloc or parts.query or parts.fragment
+    except ValueError:
+        return re.split(r"[?#]", re.sub(r"^([^:/]+://)[^/?#]*@", r"\1", url), maxsplit=1)[0]
+    return public_url(url) if secret else url

@@ -38,6 +38,7 @@ class ServerState:
     requests: list[str] = field(default_factory=list)
     auth: list[str | None] = field(default_factory=list)
     extra_items: dict[str, list[object]] = field(default_factory=dict)  # injected raw items per pipeline tag
+    next_base: str | None = None  # where Link: rel="next" points (None: this server, as the client named it)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take_fault(self, line: str) -> Fault | None:
@@ -119,8 +120,8 @@ class Handler(BaseHTTPRequestHandler):
             if start + st.page_size < len(items):
                 nq = {k: v for k, v in q.items() if k != "cursor"}
                 nq["cursor"] = [str(start + st.page_size)]
-                host = self.headers.get("host")
-                headers["Link"] = f'<http://{host}/api/models?{urlencode(nq, doseq=True)}>; rel="next"'
+                base = st.next_base or f"http://{self.headers.get('host')}"
+                headers["Link"] = f'<{base}/api/models?{urlencode(nq, doseq=True)}>; rel="next"'
             return page, headers
         m = re.fullmatch(r"/api/models/([^/]+/[^/]+)/tree/([^/]+)", path)
         if m:

@@ -3,6 +3,8 @@
 The list call is ``GET /api/models?pipeline_tag=...&expand=...`` (what ``HfApi.list_models`` sends),
 made through huggingface_hub's HTTP layer (``http_backoff``: retries with backoff on 429/5xx,
 timeouts and dropped connections; ``HF_ENDPOINT``, ``HF_TOKEN`` and ``HF_HUB_OFFLINE`` respected).
+The token goes only to the endpoint's origin (scheme, host, port), never to a host that a ``Link``
+header names; the endpoint is recorded and shown without its user, password or query.
 We page ourselves instead of iterating ``list_models`` because it turns each item into a
 ``ModelInfo`` and one malformed item raises inside its generator, ending the whole crawl; here a
 bad record is reported in one line and skipped, and a failed page keeps what came before it.
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from huggingface_hub import constants
 from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
@@ -26,6 +28,7 @@ from audiomm import __version__
 from audiomm.catalog.facts import Fact, Facts
 from audiomm.catalog.records import BadRecord, RawModel, parse_api_record, valid_repo_id
 from audiomm.catalog.snapshots import Store
+from audiomm.config import public_url, scrub_urls
 from audiomm.errors import AudiommError, first_line
 from audiomm.knowledge import architectures
 
@@ -49,6 +52,7 @@ EXPAND = [
     "usedStorage",
 ]
 EXTERNAL_MAX_AGE_S = 30 * 86400
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass
@@ -58,7 +62,7 @@ class CrawlResult:
     missing: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     requests: int = 0
-    endpoint: str = ""
+    endpoint: str = ""  # as it may be recorded: public_url()
     parsed: list[RawModel] = field(default_factory=list)  # the same records, parsed once while listing
 
     @property
@@ -101,6 +105,7 @@ class HubCrawler:
         self.store = store
         self.endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
         self.headers = build_hf_headers(token=token, library_name="audiomm", library_version=__version__)
+        self.anonymous = {k: v for k, v in self.headers.items() if k.lower() != "authorization"}
         self.timeout = timeout
         self.retry = {"max_retries": max_retries, "base_wait_time": base_wait, "max_wait_time": max_wait}
         self.pipeline_tags = pipeline_tags
@@ -116,14 +121,15 @@ class HubCrawler:
         require_online()
         with self._lock:
             self.requests += 1
-        r = http_backoff("GET", url, params=params, headers=self.headers, timeout=self.timeout, **self.retry)
+        headers = self.headers if origin(url) == origin(self.endpoint) else self.anonymous
+        r = http_backoff("GET", url, params=params, headers=headers, timeout=self.timeout, **self.retry)
         hf_raise_for_status(r)
         return r
 
     # ------------------------------------------------------------------ crawl
 
     def crawl(self) -> CrawlResult:
-        result = CrawlResult(records=[], facts=Facts(), endpoint=self.endpoint)
+        result = CrawlResult(records=[], facts=Facts(), endpoint=public_url(self.endpoint))
         seen: set[str] = set()
         for tag in self.pipeline_tags:
             self._list(tag, result, seen)
@@ -290,4 +296,13 @@ class _Job:
 
 
 def _short(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {first_line(exc, 160)}"
+    return scrub_urls(f"{type(exc).__name__}: {first_line(exc, 160)}")
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Where a URL goes: scheme, host and port (the scheme's default port when none is given)."""
+    try:
+        p = urlsplit(url)
+        return p.scheme.lower(), (p.hostname or "").lower(), p.port or DEFAULT_PORTS.get(p.scheme.lower())
+    except ValueError:
+        return "", url, None

@@ -22,7 +22,8 @@ from audiomm.catalog.process import Catalog
 from audiomm.catalog.snapshots import Snapshot
 from audiomm.knowledge import Entry, ModelSpec, find, spec_for
 from audiomm.paths import atomic_write_text
-from audiomm.rendering import jinja_env, md_escape, save_figure
+from audiomm.rendering import jinja_env, md_escape, plot_text, pyplot, save_figure
+from audiomm.safepath import safe_join
 
 HUB = "https://huggingface.co"
 TASKS = {
@@ -194,7 +195,7 @@ def _repos_intro(f: Family) -> str:
     roles = ", ".join(f"{n} {r}" for r, n in sorted(f.roles.items(), key=lambda x: -x[1]))
     quants = f"; quantizations: {', '.join(f.quantizations)}" if f.quantizations else ""
     repos = f"{len(f.members)} repo{'s' if len(f.members) != 1 else ''}"
-    return f"{repos} ({roles}); formats: {', '.join(f.formats) or 'unknown'}{quants}."
+    return md_escape(f"{repos} ({roles}); formats: {', '.join(f.formats) or 'unknown'}{quants}.")
 
 
 def _repos(members: list[ModelRecord]) -> list[dict[str, str]]:
@@ -202,8 +203,8 @@ def _repos(members: list[ModelRecord]) -> list[dict[str, str]]:
     return [
         {
             "id": m.id,
-            "role": m.role or "-",
-            "format": m.quantization or m.format,
+            "role": md_escape(m.role or "-"),
+            "format": md_escape(m.quantization or m.format),
             "downloads": f"{m.downloads:,}",
         }
         for m in top
@@ -281,12 +282,8 @@ def size_class(params_b: float | None) -> str:
 
 def charts(cat: Catalog, out: Path) -> list[dict[str, str]]:
     """Two charts as PNG + SVG; [] (and the index says so) when matplotlib is not installed."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = pyplot()
+    if plt is None:
         return []
     out.mkdir(parents=True, exist_ok=True)
     return [_scatter_chart(plt, cat, out), _size_chart(plt, cat, out)]
@@ -301,7 +298,7 @@ def _scatter_chart(plt, cat: Catalog, out: Path) -> dict[str, str]:
     for i, lic in enumerate([*licences, REST]):
         pts = [f for f in fams if (f.licence if f.licence in licences else REST) == lic]
         if pts:
-            label = "other (custom licence)" if lic == "other" else lic
+            label = "other (custom licence)" if lic == "other" else plot_text(lic)
             xs, ys = [f.params_total / 1e9 for f in pts], [f.downloads_total for f in pts]
             ax.scatter(xs, ys, color=palette(i % 10), label=label, **_DOT)
     top = sorted(fams, key=lambda f: -f.downloads_total)[:8]
@@ -309,7 +306,12 @@ def _scatter_chart(plt, cat: Catalog, out: Path) -> dict[str, str]:
         side = 1 if n % 2 == 0 else -1
         xy = (f.params_total / 1e9, f.downloads_total)
         ax.annotate(
-            f.family, xy, fontsize=7.5, xytext=(6 * side, 2), ha="left" if side > 0 else "right", **_NOTE
+            plot_text(f.family),
+            xy,
+            fontsize=7.5,
+            xytext=(6 * side, 2),
+            ha="left" if side > 0 else "right",
+            **_NOTE,
         )
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -392,7 +394,7 @@ def render_pages(
     pages = [family_page(cat, f, snap) for f in cat.families]
     fam_t = env.get_template("family.md.j2")
     for p in pages:
-        path = out / "families" / f"{slug(p.family)}.md"
+        path = safe_join(out, "families", f"{slug(p.family)}.md")
         atomic_write_text(path, _tidy(fam_t.render(p=p).replace("](index.md)", "](../index.md)")))
         written.append(path)
     made = charts(cat, out / "charts") if with_charts else []

@@ -8,8 +8,8 @@ import sys
 import typer
 
 from audiomm.cli import audio, catalog, evaluate, models, run
-from audiomm.cli.console import err
-from audiomm.errors import AudiommError
+from audiomm.cli.console import fail
+from audiomm.errors import AudiommError, first_line
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False, help=__doc__)
 app.add_typer(catalog.app, name="catalog")
@@ -27,15 +27,14 @@ def main() -> None:
     try:
         app()
     except AudiommError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        fail(str(exc))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        err.print("error: interrupted", markup=False)
+        fail("interrupted")
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - never a traceback for the user
         if os.environ.get("AUDIOMM_DEBUG"):
             raise
-        err.print(
-            f"error: unexpected {type(exc).__name__}: {exc} (set AUDIOMM_DEBUG=1 for details)", markup=False
-        )
+        what = f"unexpected {type(exc).__name__}: {first_line(exc)}"
+        fail(f"{what} (set AUDIOMM_DEBUG=1 for details)")
         sys.exit(1)

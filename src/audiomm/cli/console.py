@@ -1,7 +1,10 @@
 """Where the command line writes: ``out`` (results) and ``err`` (errors, warnings, progress).
 
-Text that comes from data (model ids, Hub fields, file names, model answers) is never parsed as
-markup: print it with :func:`say` / :func:`warn`, which turn markup off.
+Text that comes from data (model ids, Hub fields, file names, model answers) is never parsed: both
+consoles have markup, emoji codes and highlighting off, progress descriptions are plain text, and
+:func:`~audiomm.rendering.plain` shows control characters (a terminal's escape sequences) as
+``\\xNN`` instead of sending them. Print with :func:`say`, :func:`warn` and :func:`fail`; tables go
+through :mod:`audiomm.cli.present`. Warnings and errors show URLs without their credentials.
 """
 
 from __future__ import annotations
@@ -13,24 +16,33 @@ from contextlib import contextmanager
 
 from rich.console import Console
 
+from audiomm.config import scrub_urls
+from audiomm.rendering import plain
+
 
 def _width() -> int | None:
     cols = os.environ.get("COLUMNS", "")
     return int(cols) if cols.isdigit() else (None if sys.stdout.isatty() else 180)
 
 
-out = Console(width=_width())
-err = Console(stderr=True)
+LITERAL = {"markup": False, "emoji": False, "highlight": False}  # what data needs from a console
+out = Console(width=_width(), **LITERAL)
+err = Console(stderr=True, **LITERAL)
 
 
 def say(text: str) -> None:
     """A line of results on stdout, printed as it is."""
-    out.print(text, markup=False, highlight=False, soft_wrap=True)
+    out.print(plain(text), soft_wrap=True)
 
 
 def warn(text: str, kind: str = "warning") -> None:
-    """``warning: ...`` (or ``note: ...``) on stderr, printed as it is."""
-    err.print(f"{kind}: {text}", markup=False, highlight=False, soft_wrap=True)
+    """``warning: ...`` (or ``note: ...``) on stderr, printed as it is (URLs without credentials)."""
+    err.print(plain(scrub_urls(f"{kind}: {text}")), soft_wrap=True)
+
+
+def fail(text: str) -> None:
+    """The one ``error: ...`` line of a failed command, printed as it is (URLs without credentials)."""
+    err.print(plain(scrub_urls(f"error: {text}"), one_line=True), soft_wrap=True)
 
 
 @contextmanager
@@ -38,14 +50,14 @@ def progress(label: str) -> Iterator[Callable[..., None]]:
     """A transient bar on stderr, shown from the first update on (an early error stays one line)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    p = Progress(*columns, console=err, transient=True)
-    task = p.add_task(label, total=None)
+    text = TextColumn("{task.description}", markup=False, highlighter=None)
+    p = Progress(text, BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True)
+    task = p.add_task(plain(label), total=None)
 
     def update(done: int, total: int | None, description: str | None = None) -> None:
         if not p.live.is_started:
             p.start()
-        p.update(task, completed=done, total=total, description=description or label)
+        p.update(task, completed=done, total=total, description=plain(description or label))
 
     try:
         yield update

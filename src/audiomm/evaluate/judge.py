@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from audiomm.backends.base import Backend, GenerationSettings, Request
+from audiomm.config import public_url
 from audiomm.evaluate.records import append_jsonl, from_fields, read_jsonl
 from audiomm.evaluate.runner import EvalResult, Recording, read_manifest, read_results
 from audiomm.evaluate.suite import Task
@@ -164,7 +165,8 @@ def judge(backend: Backend, key: str, prompt: str, *, max_new_tokens: int = 400)
     """Ask once; if the reply is malformed, ask once more with the error quoted; record everything."""
     settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0, seed=0)
     digest = hashlib.sha256(prompt.encode()).hexdigest()
-    j = Judgement(key, backend.model, backend.endpoint, JUDGE_VERSION, digest, prompt, valid=False)
+    where = public_url(backend.endpoint)
+    j = Judgement(key, backend.model, where, JUDGE_VERSION, digest, prompt, valid=False)
     current = prompt
     for attempt in (1, 2):
         j.attempts = attempt

@@ -17,7 +17,7 @@ from typing import Any
 from audiomm.evaluate.judge import DIMENSIONS, Judgement, read_judgements
 from audiomm.evaluate.runner import EvalResult, SystemRecord, read_manifest, read_results
 from audiomm.paths import atomic_write_text
-from audiomm.rendering import jinja_env, md_escape, save_figure
+from audiomm.rendering import jinja_env, md_escape, plot_text, pyplot, relative_href, save_figure
 
 
 @dataclass
@@ -62,6 +62,8 @@ class ResultLine:
     overall: str  # the judge's score, "invalid", or "" (not judged)
     rationale: str
     preview: str
+    raw_name: str = ""  # the raw output's file name, and its link target (percent-encoded)
+    raw_href: str = ""
 
 
 Judgements = dict[str, Judgement]
@@ -181,12 +183,8 @@ class Heatmap:
 
 def plots(rows: list[SystemRow], matrix: list[TaskRow], out: Path) -> list[dict[str, str]]:
     """PNG + SVG charts; [] when matplotlib is not installed (the report says how to get them)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = pyplot()
+    if plt is None:
         return []
     out.mkdir(parents=True, exist_ok=True)
     made = []
@@ -202,7 +200,7 @@ def _wer_chart(plt: Any, rows: list[SystemRow], out: Path) -> dict[str, str]:
     shown = [r for r in rows if r.wer is not None]
     percent = [100 * r.wer for r in shown]
     fig, ax = plt.subplots(figsize=(max(5, 1.4 * len(shown) + 2), 3.8), dpi=110)
-    bars = ax.bar([r.name for r in shown], percent, color="#4c72b0")
+    bars = ax.bar([plot_text(r.name) for r in shown], percent, color="#4c72b0")
     ax.bar_label(bars, labels=[f"{p:.1f} %" for p in percent], fontsize=8, padding=2)
     ax.set_ylabel("WER (%) pooled over recordings")
     ax.set_title("Word error rate per system (lower is better)")
@@ -246,8 +244,8 @@ def _heatmap(plt: Any, out: Path, h: Heatmap) -> dict[str, str]:
     size = (max(5, 1.1 * len(h.cols) + 3), max(2.5, 0.42 * len(h.rows) + 1.6))
     fig, ax = plt.subplots(figsize=size, dpi=110)
     im = ax.imshow(h.data, cmap="RdYlGn", vmin=1, vmax=5, aspect="auto")
-    ax.set_xticks(range(len(h.cols)), h.cols, rotation=20, ha="right")
-    ax.set_yticks(range(len(h.rows)), h.rows)
+    ax.set_xticks(range(len(h.cols)), [plot_text(c) for c in h.cols], rotation=20, ha="right")
+    ax.set_yticks(range(len(h.rows)), [plot_text(r) for r in h.rows])
     for i, line in enumerate(h.data):
         for j, v in enumerate(line):
             if v == v:  # not NaN
@@ -262,7 +260,7 @@ def _heatmap(plt: Any, out: Path, h: Heatmap) -> dict[str, str]:
 
 def _latency_chart(plt: Any, rows: list[SystemRow], out: Path) -> dict[str, str]:
     timed = [r for r in rows if r.latency_s is not None]
-    names = [r.name for r in timed]
+    names = [plot_text(r.name) for r in timed]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(max(7, 2.2 * len(timed) + 3), 3.8), dpi=110)
     a1.bar(names, [r.latency_s for r in timed], color="#55a868")
     a1.set_ylabel("seconds per result (median)")
@@ -303,6 +301,8 @@ def _line(r: EvalResult, j: Judgement | None) -> ResultLine:
         overall=overall,
         rationale=(j.rationale or j.error) if j is not None else "",
         preview=(r.text or r.error).strip().replace("\n", " ")[:160],
+        raw_name=r.raw.split("/")[-1],
+        raw_href=relative_href(r.raw),
     )
 
 

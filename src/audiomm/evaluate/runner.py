@@ -21,12 +21,13 @@ from typing import Any, TypeVar
 
 from audiomm.audio.decode import probe
 from audiomm.backends import Backend, load
-from audiomm.config import BackendConfig, RunOptions
+from audiomm.config import BackendConfig, RunOptions, public_url, scrub_urls
 from audiomm.errors import AudiommError, first_line
 from audiomm.evaluate.records import append_jsonl, from_fields, read_jsonl
 from audiomm.evaluate.suite import Task
 from audiomm.evaluate.wer import ErrorRates, error_rates
 from audiomm.paths import atomic_write_text, expand
+from audiomm.safepath import check_name, safe_join
 from audiomm.systems import System
 
 if sys.version_info >= (3, 11):
@@ -74,7 +75,8 @@ class SystemRecord:
 
     @classmethod
     def from_dict(cls, d: dict) -> SystemRecord:
-        settings = {k: v for k, v in d.items() if k not in ("name", "backend", "model")}
+        """A system as recorded; a URL that an earlier version kept whole loses its credentials here."""
+        settings = {k: v for k, v in _public(d).items() if k not in ("name", "backend", "model")}
         return cls(d["name"], d.get("backend", ""), d.get("model", ""), settings)
 
     def to_dict(self) -> dict:
@@ -123,6 +125,16 @@ class EvalManifest:
 
 
 N = TypeVar("N", SystemRecord, Recording, Task)
+
+
+def _public(settings: dict) -> dict:
+    """Recorded settings with every ``base_url`` (the classic LLM's too) as :func:`public_url` shows it."""
+    out = dict(settings)
+    if isinstance(out.get("base_url"), str):
+        out["base_url"] = public_url(out["base_url"])
+    if isinstance(out.get("llm"), dict):
+        out["llm"] = _public(out["llm"])
+    return out
 
 
 def _by_name(old: tuple[N, ...], new: tuple[N, ...]) -> tuple[N, ...]:
@@ -193,7 +205,8 @@ def load_recordings(paths: list[Path]) -> list[Recording]:
 
 
 def _sidecars(f: Path) -> Recording:
-    return Recording(f.stem, f, _read(f.with_suffix(".txt")), _read(f.with_name(f.stem + ".notes.txt")))
+    name = check_name(f.stem, f"--recordings {f}: recording name")
+    return Recording(name, f, _read(f.with_suffix(".txt")), _read(f.with_name(f.stem + ".notes.txt")))
 
 
 def _manifest(p: Path) -> list[Recording]:
@@ -208,9 +221,10 @@ def _manifest(p: Path) -> list[Recording]:
         f = Path(expand(row["path"], p.parent))
         if not f.is_absolute():
             f = (p.parent / f).resolve()
+        name = check_name(row.get("name") or f.stem, f"--recordings {p}: recording {i}: name")
         out.append(
             Recording(
-                name=row.get("name") or f.stem,
+                name=name,
                 path=f,
                 reference=row.get("reference"),
                 notes=row.get("notes"),
@@ -300,6 +314,9 @@ def run_eval(
     """Every item not yet done, system by system (each model is loaded once); returns the new results."""
     if repeats < 1:
         raise AudiommError("--repeats must be at least 1")
+    for what, named in (("system", systems), ("recording", recordings), ("task", tasks)):
+        for x in named:  # each names a folder or file under raw/
+            check_name(x.name, f"{what} name")
     for r in recordings:
         probe(r.path)  # a missing or unreadable recording is one line, before any model loads
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -331,7 +348,8 @@ def _by_system(items: list[Item]) -> Iterator[tuple[System, list[Item]]]:
 
 
 def _error(it: Item, msg: str) -> EvalResult:
-    return it.result("error", it.system.config.model, error=msg)
+    """An item that failed, with why (a URL in it without its credentials)."""
+    return it.result("error", it.system.config.model, error=scrub_urls(msg))
 
 
 def _options(it: Item, temperature: float) -> RunOptions:
@@ -361,8 +379,9 @@ def _one(out_dir: Path, it: Item, backend: Backend, temperature: float) -> EvalR
     except Exception as exc:  # noqa: BLE001 - one failed item must not stop a long evaluation
         return _error(it, f"{type(exc).__name__}: {first_line(exc)}")
     seconds = time.perf_counter() - t
-    raw = Path("raw") / it.system.name / rec.name / f"{task.name}-r{it.repeat}.md"
-    atomic_write_text(out_dir / raw, render(r, "md"))
+    path = safe_join(out_dir, "raw", it.system.name, rec.name, f"{task.name}-r{it.repeat}.md")
+    raw = path.relative_to(out_dir)
+    atomic_write_text(path, render(r, "md"))
     wer = error_rates(rec.reference, r.text).rounded() if task.score == "wer" and rec.reference else None
     audio_s = r.coverage.input_s
     return it.result(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from audiomm.errors import AudiommError
 from audiomm.evaluate.records import from_fields
+from audiomm.safepath import check_name
 from audiomm.tasks import presets as presets_mod
 
 if sys.version_info >= (3, 11):
@@ -75,7 +76,7 @@ def _load(path: Path, source: str) -> Task:
     if score not in SCORES:
         raise AudiommError(f"{path}: score must be one of {', '.join(SCORES)}, not {score!r}")
     return Task(
-        name=d.get("name") or path.stem,
+        name=check_name(d.get("name") or path.stem, f"{path}: task name"),
         tests=d["tests"].strip(),
         prompt=d["prompt"].strip(),
         rubric=d["rubric"].strip(),
