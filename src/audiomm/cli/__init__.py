@@ -8,7 +8,7 @@ import sys
 import typer
 
 from audiomm.cli import audio, catalog, evaluate, run
-from audiomm.cli.console import err
+from audiomm.cli.console import warn
 from audiomm.errors import AudiommError
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False, help=__doc__)
@@ -20,21 +20,46 @@ app.command("run")(run.run_cmd)
 app.command("presets")(run.presets_cmd)
 app.command("logs")(run.logs_cmd)
 
+INTERRUPTED = 130  # the shell's code for Ctrl-C
+
 
 def main() -> None:
-    """The console script: every error a user can act on is one ``error:`` line and a non-zero exit."""
+    """The console script: every error a user can act on is one ``error:`` line and a non-zero exit,
+    bad options included."""
     try:
-        app()
+        code = app(standalone_mode=False)
     except AudiommError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
+        fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
-        err.print("error: interrupted", markup=False)
-        sys.exit(130)
+        fail("interrupted", INTERRUPTED)
     except Exception as exc:  # noqa: BLE001 - never a traceback for the user
         if os.environ.get("AUDIOMM_DEBUG"):
             raise
-        err.print(
-            f"error: unexpected {type(exc).__name__}: {exc} (set AUDIOMM_DEBUG=1 for details)", markup=False
-        )
-        sys.exit(1)
+        fail(*problem(exc))
+    if code == INTERRUPTED:  # typer turns Ctrl-C outside a run into this code
+        fail("interrupted", INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def problem(exc: Exception) -> tuple[str, int]:
+    """The error line and exit code of what the command line itself raised: a usage error (a bad or
+    missing option, from click or the copy of it typer carries), an abort, or a bug."""
+    name = type(exc).__name__
+    if name == "NoArgsIsHelpError":  # no arguments: the help (typer has printed it already)
+        help_text = exc.format_message()
+        if help_text.strip():
+            print(help_text, file=sys.stderr)
+        sys.exit(2)
+    if name == "Abort":
+        return "interrupted", INTERRUPTED
+    if callable(getattr(exc, "format_message", None)) and isinstance(getattr(exc, "exit_code", None), int):
+        ctx = getattr(exc, "ctx", None)
+        command = ctx.command_path if ctx is not None else "audiomm"
+        return f"{exc.format_message().rstrip('.')}; see '{command} --help'", exc.exit_code
+    return f"unexpected {name}: {exc} (set AUDIOMM_DEBUG=1 for details)", 1
+
+
+def fail(text: str, code: int) -> None:
+    """One ``error:`` line on stderr, then exit with ``code``."""
+    warn(text, "error")
+    sys.exit(code)

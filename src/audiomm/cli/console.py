@@ -29,8 +29,10 @@ def say(text: str) -> None:
 
 
 def warn(text: str, kind: str = "warning") -> None:
-    """``warning: ...`` (or ``note: ...``) on stderr, printed as it is."""
-    err.print(f"{kind}: {text}", markup=False, highlight=False, soft_wrap=True)
+    """``warning: ...`` (or ``note: ...``, ``error: ...``) on stderr: one line, printed as it is, never
+    wrapped at the console's width (off a terminal rich assumes 80 columns)."""
+    line = " ".join(text.split("\n"))
+    err.print(f"{kind}: {line}", markup=False, highlight=False, soft_wrap=True, crop=False)
 
 
 @contextmanager
