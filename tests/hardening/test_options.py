@@ -9,17 +9,14 @@ import pytest
 
 from audiomm.errors import AudiommError
 from audiomm.tasks import presets
-from tests.helpers.audio import clip, join, write
+from tests.helpers.audio import speech
 from tests.helpers.cli import one_error, run_cli
-from tests.helpers.openai_server import OpenAIServer
-
-MODEL = "qwen2-audio-7b-instruct"
+from tests.helpers.openai_server import MODEL, OpenAIServer
 
 
 @pytest.fixture(scope="module")
 def rec(tmp_path_factory) -> Path:
-    audio, _ = join([0.5, clip(), 0.5])
-    return write(tmp_path_factory.mktemp("rec") / "talk.wav", audio)
+    return speech(tmp_path_factory.mktemp("rec") / "talk.wav")
 
 
 @pytest.mark.parametrize(

@@ -10,19 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.audio import clip, join, write
-from tests.helpers.cli import one_error, run_cli
-from tests.helpers.openai_server import OpenAIServer
-
-MODEL = "qwen2-audio-7b-instruct"
-ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+from tests.helpers.audio import speech
+from tests.helpers.cli import AS_ROOT, one_error, run_cli
+from tests.helpers.openai_server import MODEL, OpenAIServer
 
 
 @pytest.fixture(scope="module")
 def rec(tmp_path_factory) -> Path:
-    """One chunk of real speech."""
-    audio, _ = join([0.5, clip(), 0.5])
-    return write(tmp_path_factory.mktemp("rec") / "talk.wav", audio)
+    return speech(tmp_path_factory.mktemp("rec") / "talk.wav")
 
 
 def run(srv, rec: Path, *args: str):
@@ -60,7 +55,7 @@ def test_out_is_the_prompt_file_or_template(rec, tmp_path):
 def device(tmp_path: Path) -> Path:
     """A character device to aim at: a copy of /dev/full made here as root (so a regression could not
     replace the real one), /dev/null otherwise (whose directory a user cannot write)."""
-    if not ROOT:
+    if not AS_ROOT:
         return Path("/dev/null")
     node = tmp_path / "full"
     os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 7))
@@ -137,7 +132,7 @@ def test_a_directory_that_takes_no_files_is_refused_before_any_model_call(rec):
     refused(rec, "/proc/audiomm-out.md", "cannot write in /proc")
 
 
-@pytest.mark.skipif(ROOT, reason="root writes into read-only directories")
+@pytest.mark.skipif(AS_ROOT, reason="root writes into read-only directories")
 def test_a_read_only_directory_is_refused_before_any_model_call(rec, tmp_path):
     ro = tmp_path / "ro"
     ro.mkdir()

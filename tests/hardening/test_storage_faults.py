@@ -23,26 +23,19 @@ from audiomm.catalog.facts import Facts
 from audiomm.catalog.snapshots import Store, bundled_snapshot
 from audiomm.longform import runlog
 from audiomm.paths import data_dir
-from tests.helpers.audio import clip, join, write
-from tests.helpers.cli import error_line, one_error, run_cli, run_main, start_cli
-from tests.helpers.openai_server import OpenAIServer
-
-MODEL = "qwen2-audio-7b-instruct"
-ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+from tests.helpers.audio import speech
+from tests.helpers.cli import AS_ROOT, error_line, one_error, run_cli, run_main, start_cli
+from tests.helpers.openai_server import MODEL, OpenAIServer
 
 
 @pytest.fixture(scope="module")
 def rec(tmp_path_factory) -> Path:
-    """One chunk of real speech."""
-    audio, _ = join([0.5, clip(), 0.5])
-    return write(tmp_path_factory.mktemp("rec") / "talk.wav", audio)
+    return speech(tmp_path_factory.mktemp("rec") / "talk.wav")
 
 
 @pytest.fixture(scope="module")
 def four(tmp_path_factory) -> Path:
-    """Four clips of speech apart: four chunks at a 12 s window."""
-    audio, _ = join([x for _ in range(4) for x in (clip(), 1.5)])
-    return write(tmp_path_factory.mktemp("rec") / "four.wav", audio)
+    return speech(tmp_path_factory.mktemp("rec") / "four.wav", 4)
 
 
 def go(srv, path: Path, preset: str = "transcript", **options) -> audiomm.RunResult:
@@ -173,7 +166,7 @@ def test_pages_that_fail_midway_leave_the_previous_pages_and_none_go_stale(
     assert (out / "index.md").read_text().count("](families/") == len(pages)
 
 
-@pytest.mark.skipif(ROOT, reason="root writes into read-only directories")
+@pytest.mark.skipif(AS_ROOT, reason="root writes into read-only directories")
 def test_a_read_only_place_leaves_the_previous_build(tmp_path, smaller):
     place = tmp_path / "place"
     out = place / "build"

@@ -15,18 +15,16 @@ import pytest
 
 from audiomm.errors import AudiommError
 from audiomm.paths import TEXT_LIMIT_BYTES, read_user_text
-from tests.helpers.audio import clip, join, write
+from tests.helpers.audio import speech
 from tests.helpers.cli import one_error, run_cli
-from tests.helpers.openai_server import OpenAIServer
+from tests.helpers.openai_server import MODEL, OpenAIServer
 
-MODEL = "qwen2-audio-7b-instruct"
 QUICK_S = 60  # a refusal takes a second; a read that blocks or never ends would hit this
 
 
 @pytest.fixture(scope="module")
 def rec(tmp_path_factory) -> Path:
-    audio, _ = join([0.5, clip(), 0.5])
-    return write(tmp_path_factory.mktemp("rec") / "talk.wav", audio)
+    return speech(tmp_path_factory.mktemp("rec") / "talk.wav")
 
 
 @contextmanager

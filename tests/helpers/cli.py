@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 EXE = Path(sys.executable).with_name("audiomm")
+AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0  # permissions do not stop root
 
 
 def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
