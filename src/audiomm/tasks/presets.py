@@ -116,9 +116,12 @@ def get(name: str, extra: Path | None = None, on_skip: Warn | None = None) -> Pr
     presets, bad = load_presets(extra)
     if name in bad:
         raise AudiommError(bad[name])
-    _skipped(bad, on_skip)
     if name not in presets:
-        raise AudiommError(f"unknown preset {name!r}; 'audiomm presets' lists them ({', '.join(presets)})")
+        unread = f"; unreadable preset files skipped: {', '.join(bad)}" if bad else ""
+        raise AudiommError(
+            f"unknown preset {name!r}; 'audiomm presets' lists them ({', '.join(presets)}){unread}"
+        )
+    _skipped(bad, on_skip)
     return presets[name]
 
 
