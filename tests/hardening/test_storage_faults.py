@@ -10,7 +10,10 @@ import json
 import os
 import signal
 import sqlite3
+import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -179,6 +182,59 @@ def test_a_read_only_place_leaves_the_previous_build(tmp_path, smaller):
         place.chmod(0o755)
     assert "cannot write in" in one_error(p)
     assert files(out) == before and sorted(p.name for p in place.iterdir()) == ["build"]
+
+
+@contextmanager
+def small_disk(where: Path, size: str) -> Iterator[Path]:
+    """A real filesystem of ``size`` (a tmpfs) at ``where``; the test is skipped where one cannot be
+    mounted (not root, or no mount rights)."""
+    where.mkdir()
+    made = (
+        AS_ROOT
+        and subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)]).returncode
+        == 0
+    )
+    if not made:
+        pytest.skip("mounting a small filesystem needs root and mount rights")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=True)
+
+
+def read_only(disk: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+
+
+def test_a_real_full_disk_then_a_read_only_one_leave_the_previous_build(tmp_path, smaller):
+    """400 kB holds the smaller build (130 kB), and fills part-way through the bundled one (540 kB)."""
+    with small_disk(tmp_path / "disk", "400k") as disk:
+        out = disk / "build"
+        assert run_cli("catalog", "build", "--db", str(smaller), "--out", str(out), "-q").returncode == 0
+        before = files(out)
+        p = run_cli("catalog", "build", "--snapshot", "bundled", "--out", str(out), "-q")
+        assert files(out) == before and temp_entries(disk) == []  # not one file of the bundled build
+        line = one_error(p)
+        assert "No space left on device" in line and "is as it was" in line
+        read_only(disk)
+        line = one_error(run_cli("catalog", "build", "--snapshot", "bundled", "--out", str(out), "-q"))
+        assert "Read-only file system" in line and files(out) == before
+
+
+def test_run_out_on_a_real_full_disk_then_a_read_only_one(rec, tmp_path):
+    with small_disk(tmp_path / "disk", "64k") as disk, OpenAIServer() as srv:
+        out = disk / "out.md"
+        out.write_text("the previous output\n")
+        with pytest.raises(OSError):  # fill the disk
+            (disk / "filler").write_bytes(b"x" * 128 * 1024)
+        args = ("run", str(rec), "--model", MODEL, "--base-url", srv.url, "--out", str(out))
+        line = one_error(run_cli(*args))
+        assert "No space left on device" in line and "rerun to write it" in line
+        assert out.read_text() == "the previous output\n" and temp_entries(disk) == []
+        asked = len(srv.state.audio)
+        read_only(disk)
+        assert "Read-only file system" in one_error(run_cli(*args))
+        assert len(srv.state.audio) == asked  # refused before any model call
 
 
 # --------------------------------------------------------------------------- the cache
