@@ -17,7 +17,7 @@ from audiomm.backends.openai_backend import server_url
 from audiomm.config import BackendConfig, RunOptions
 from audiomm.errors import AudiommError
 from audiomm.knowledge import spec_for
-from audiomm.longform import Event, RunResult, runlog
+from audiomm.longform import Event, RunInterrupted, RunResult, runlog
 from audiomm.longform import run as run_longform
 from audiomm.tasks.presets import Preset, resolve
 
@@ -34,6 +34,8 @@ def run(
 
     ``backend`` is a :class:`BackendConfig` (the backend is loaded here, after the cheap checks) or a
     backend already loaded with :func:`audiomm.backends.load` (``audiomm eval`` loads each model once).
+    Ctrl-C raises :class:`~audiomm.longform.RunInterrupted` (logged as interrupted); a run log that cannot
+    be written is a warning in the result, never a lost result.
     """
     opts = options or RunOptions()
     p = resolve(preset) if isinstance(preset, str) else preset
@@ -51,9 +53,15 @@ def run(
         if config is None:
             raise AudiommError("reduce_model needs the backend as a BackendConfig (its connection is reused)")
         reducer = load(config.for_text(opts.reduce_model))
-    result = run_longform(file, p, b, opts, reduce_backend=reducer, on_event=on_event)
-    if opts.log:
-        runlog.record(result, "ok")
+    try:
+        result = run_longform(file, p, b, opts, reduce_backend=reducer, on_event=on_event)
+    except RunInterrupted as exc:
+        if opts.log:
+            runlog.record(exc.result, "interrupted")
+        raise
+    problem = runlog.record(result, "ok") if opts.log else None
+    if problem:
+        result.warnings.append(problem)
     return result
 
 

@@ -121,7 +121,8 @@ class RunOptions:
     template: str | None = None  # the text of a template, for presets that fill one
     reduce_model: str | None = None  # a text model for the reduce step (None: the same model)
     reduce_budget_chars: int | None = None  # texts per reduce request (None: half the model's context)
-    cache: bool = True  # reuse chunks a previous run finished, and keep the new ones
+    cache: bool = True  # keep finished chunks and merges on disk (False: no cache at all, as eval runs)
+    reuse: bool = True  # answer from what a previous run kept (False, --no-cache: recompute, still keep)
     log: bool = True  # record the run in the run log
 
     def __post_init__(self) -> None:

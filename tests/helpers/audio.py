@@ -34,6 +34,13 @@ def join(parts: list[np.ndarray | float]) -> tuple[np.ndarray, list[tuple[float,
     return np.concatenate(out), spans
 
 
+def speech(path: Path, clips: int = 1) -> Path:
+    """``clips`` copies of a real speech clip (11 s) with pauses, written to ``path``: a chunk each at a
+    12 s window."""
+    audio, _ = join([0.5, *[x for _ in range(clips) for x in (clip(), 1.5)]])
+    return write(path, audio)
+
+
 # container -> (codec, sample format, rate)
 FORMATS = {
     "wav": ("pcm_s16le", "s16", RATE),

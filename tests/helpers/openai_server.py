@@ -20,10 +20,12 @@ import numpy as np
 
 from tests.helpers.local_server import LocalServer
 
+MODEL = "qwen2-audio-7b-instruct"  # the model the server serves, unless told otherwise
+
 
 @dataclass
 class OpenAIState:
-    model: str = "qwen2-audio-7b-instruct"
+    model: str = MODEL
     api_key: str | None = None
     faults: list[tuple[str, int]] = field(default_factory=list)  # (kind, times): 429 | 500 | timeout
     crash_after: int | None = None  # audio requests served before every further one fails

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ import av
 import numpy as np
 
 from audiomm.errors import AudiommError
+from audiomm.paths import kind_of, status
 
 DEFAULT_RATE = 16_000
 GROUP_SAMPLES = 500_000  # decoded samples grouped per resampler call
@@ -52,12 +54,18 @@ class DecodeReport:
 
 
 def _check_path(path: str | os.PathLike) -> Path:
+    """A recording is a regular file with something in it; a FIFO, a device or a socket is named as such
+    (reading one would block or never end)."""
     p = Path(path)
-    if not p.exists():
+    try:
+        st = status(p)
+    except OSError as exc:
+        raise AudioError(f"{p}: cannot read ({exc.strerror})") from None
+    if st is None:
         raise AudioError(f"{p}: no such file")
-    if p.is_dir():
-        raise AudioError(f"{p}: is a directory, not an audio file")
-    if p.stat().st_size == 0:
+    if not stat.S_ISREG(st.st_mode):
+        raise AudioError(f"{p}: is {kind_of(st.st_mode)}, not an audio file; give a recording")
+    if st.st_size == 0:
         raise AudioError(f"{p}: empty file (0 bytes)")
     return p
 

@@ -1,7 +1,7 @@
 """Exports: raw and processed JSON/CSV (RFC 4180), and the families index in Markdown.
 
 Only fixed file names are written under the output directory; nothing from a repo id ever
-becomes a path. Every file is written to a temp file and renamed into place.
+becomes a path. A build is written into a temp directory that replaces the output directory whole.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from audiomm.catalog.process import Catalog
 from audiomm.catalog.records import RawModel
 from audiomm.catalog.snapshots import Snapshot
-from audiomm.paths import atomic_write_text
+from audiomm.paths import atomic_write_text, replaced_dir
 from audiomm.rendering import md_escape
 
 MODEL_COLUMNS = [
@@ -143,20 +143,32 @@ def index_md(cat: Catalog, snap: Snapshot) -> str:
     return "\n".join(lines) + "\n"
 
 
+LAYOUT = (  # every file a build writes, relative to its directory
+    "raw/models.json",
+    "raw/models.csv",
+    "models.json",
+    "models.csv",
+    "families.json",
+    "families.csv",
+    "index.md",
+)
+
+
 def export(cat: Catalog, snap: Snapshot, out: Path) -> list[Path]:
+    """Write the build into ``out`` whole: it is made in a directory beside ``out`` and takes its place
+    once complete (a failure leaves the previous build as it was); ``out`` holds only these files."""
     out = Path(out)
-    written = []
     meta = {"snapshot": snap.id, "taken_at": snap.taken_at, "source": snap.source, "complete": snap.complete}
-    files = {
-        out / "raw" / "models.json": _json(snap.records),
-        out / "raw" / "models.csv": to_csv(raw_rows(cat.raw), list(RawModel.__dataclass_fields__)),
-        out / "models.json": _json({**meta, "models": model_rows(cat)}),
-        out / "models.csv": to_csv(model_rows(cat), MODEL_COLUMNS),
-        out / "families.json": _json({**meta, "families": family_rows(cat)}),
-        out / "families.csv": to_csv(family_rows(cat), FAMILY_COLUMNS),
-        out / "index.md": index_md(cat, snap),
-    }
-    for path, text in files.items():
-        atomic_write_text(path, text)
-        written.append(path)
-    return written
+    texts = (
+        _json(snap.records),
+        to_csv(raw_rows(cat.raw), list(RawModel.__dataclass_fields__)),
+        _json({**meta, "models": model_rows(cat)}),
+        to_csv(model_rows(cat), MODEL_COLUMNS),
+        _json({**meta, "families": family_rows(cat)}),
+        to_csv(family_rows(cat), FAMILY_COLUMNS),
+        index_md(cat, snap),
+    )
+    with replaced_dir(out, LAYOUT) as tmp:
+        for name, text in zip(LAYOUT, texts, strict=True):
+            atomic_write_text(tmp / name, text)
+    return [out / name for name in LAYOUT]

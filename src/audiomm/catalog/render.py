@@ -21,7 +21,7 @@ from audiomm.catalog.families import Family
 from audiomm.catalog.process import Catalog
 from audiomm.catalog.snapshots import Snapshot
 from audiomm.knowledge import Entry, ModelSpec, find, spec_for
-from audiomm.paths import atomic_write_text
+from audiomm.paths import atomic_write_text, replaced_dir
 from audiomm.rendering import jinja_env, md_escape, plot_text, pyplot, save_figure
 from audiomm.safepath import safe_join
 
@@ -378,6 +378,9 @@ def changes_context(d: CatalogDiff | None, note: str | None) -> dict[str, Any]:
     return {"intro": intro, "sections": sections}
 
 
+LAYOUT = ("families/*.md", "charts/*.png", "charts/*.svg", "index.md", "index.html", "changes.md")
+
+
 def render_pages(
     cat: Catalog,
     snap: Snapshot,
@@ -387,9 +390,17 @@ def render_pages(
     diff_note: str | None = None,
     with_charts: bool = True,
 ) -> list[Path]:
-    """Write the family pages, the charts, index.md, index.html and changes.md under ``out``."""
-    env = jinja_env()
+    """Write the family pages, the charts, index.md, index.html and changes.md under ``out``, whole: they
+    are made in a directory beside ``out`` that takes its place once complete (a failure leaves the
+    previous pages as they were, and no page of an earlier snapshot stays)."""
     out = Path(out)
+    with replaced_dir(out, LAYOUT) as tmp:
+        written = _write_pages(cat, snap, tmp, diff, diff_note, with_charts)
+    return [out / p.relative_to(tmp) for p in written]
+
+
+def _write_pages(cat, snap, out: Path, diff, diff_note, with_charts: bool) -> list[Path]:
+    env = jinja_env()
     written: list[Path] = []
     pages = [family_page(cat, f, snap) for f in cat.families]
     fam_t = env.get_template("family.md.j2")

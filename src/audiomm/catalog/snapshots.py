@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import stat
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
@@ -16,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from audiomm.catalog.facts import Fact, Facts
-from audiomm.errors import AudiommError
+from audiomm.errors import AudiommError, first_line
+from audiomm.paths import kind_of, status
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -94,16 +98,37 @@ def bundled_snapshot() -> Snapshot:
     return Snapshot("bundled", doc["taken_at"], doc["source"], doc["shape"], True, doc["records"])
 
 
+def table_columns(conn: sqlite3.Connection) -> dict[str, set[str]]:
+    """The tables of a database and their columns."""
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {t: {r[1] for r in conn.execute(f'PRAGMA table_info("{t}")')} for t in tables}
+
+
+def expected_columns() -> dict[str, set[str]]:
+    """The tables and columns :data:`SCHEMA` makes."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.executescript(SCHEMA)
+        return {t: cols for t, cols in table_columns(conn).items() if not t.startswith("sqlite_")}
+    finally:
+        conn.close()
+
+
 class Store:
-    """The SQLite file holding snapshots and the crawl cache."""
+    """The SQLite file holding snapshots and the crawl cache. A file that is not one (another program's
+    database, another shape, a damaged file) is one error line, and nothing is written into it."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        if self.path.is_dir():
-            raise AudiommError(f"snapshot database {self.path} is a directory; pass a file path with --db")
+        st = status(self.path)
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            raise AudiommError(
+                f"snapshot database {self.path} is {kind_of(st.st_mode)}; pass a file path with --db"
+            )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(self.path, timeout=30)
+            self._check_schema()
             self.conn.execute("PRAGMA foreign_keys = ON")
             self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.executescript(SCHEMA)
@@ -115,6 +140,23 @@ class Store:
             raise AudiommError(
                 f"cannot create snapshot database {self.path}: {exc.strerror}; pass --db"
             ) from None
+
+    def _check_schema(self) -> None:
+        """The tables this file has must be audiomm's, with their columns; an empty file is fine."""
+        have = {t: c for t, c in table_columns(self.conn).items() if not t.startswith("sqlite_")}
+        want = expected_columns()
+        wrong = sorted(t for t in have if t in want and not want[t] <= have[t])
+        if wrong or (have and not set(have) & set(want)):
+            t = wrong[0] if wrong else ""
+            what = (
+                f"table {t} lacks {', '.join(sorted(want[t] - have[t]))}"
+                if wrong
+                else f"it holds {', '.join(sorted(have))}"
+            )
+            self.conn.close()
+            raise AudiommError(
+                f"{self.path} is not an audiomm snapshot database ({what}); pass another file with --db"
+            )
 
     def close(self) -> None:
         self.conn.close()
@@ -165,14 +207,30 @@ class Store:
             )
         return sid
 
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """A damaged file found while reading is one error line too."""
+        try:
+            yield
+        except (sqlite3.DatabaseError, ValueError) as exc:
+            raise AudiommError(
+                f"snapshot database {self.path} cannot be read ({first_line(exc)}); pass another file with --db"
+            ) from None
+
     def list(self) -> list[SnapshotRow]:
         """The stored snapshots, oldest first."""
-        rows = self.conn.execute(
-            "SELECT id, taken_at, source, n_records, complete, missing FROM snapshots ORDER BY taken_at, id"
-        ).fetchall()
-        return [SnapshotRow(r[0], r[1], r[2], r[3], bool(r[4]), tuple(json.loads(r[5]))) for r in rows]
+        with self.reading():
+            rows = self.conn.execute(
+                "SELECT id, taken_at, source, n_records, complete, missing FROM snapshots ORDER BY taken_at, id"
+            ).fetchall()
+            return [SnapshotRow(r[0], r[1], r[2], r[3], bool(r[4]), tuple(json.loads(r[5]))) for r in rows]
 
     def load(self, sid: int) -> Snapshot:
+        """One stored snapshot, its records and facts."""
+        with self.reading():
+            return self._load(sid)
+
+    def _load(self, sid: int) -> Snapshot:
         row = self.conn.execute(
             "SELECT id, taken_at, source, shape, complete, missing, skipped FROM snapshots WHERE id = ?",
             (sid,),

@@ -21,20 +21,46 @@ app.command("run")(run.run_cmd)
 app.command("presets")(run.presets_cmd)
 app.command("logs")(run.logs_cmd)
 
+INTERRUPTED = 130  # the shell's code for Ctrl-C
+
 
 def main() -> None:
-    """The console script: every error a user can act on is one ``error:`` line and a non-zero exit."""
+    """The console script: every error a user can act on is one ``error:`` line and a non-zero exit,
+    bad options included."""
     try:
-        app()
+        code = app(standalone_mode=False)
     except AudiommError as exc:
-        fail(str(exc))
-        sys.exit(exc.exit_code)
+        die(str(exc), exc.exit_code)
     except KeyboardInterrupt:
-        fail("interrupted")
-        sys.exit(130)
+        die("interrupted", INTERRUPTED)
     except Exception as exc:  # noqa: BLE001 - never a traceback for the user
         if os.environ.get("AUDIOMM_DEBUG"):
             raise
-        what = f"unexpected {type(exc).__name__}: {first_line(exc)}"
-        fail(f"{what} (set AUDIOMM_DEBUG=1 for details)")
-        sys.exit(1)
+        die(*problem(exc))
+    if code == INTERRUPTED:  # typer turns Ctrl-C outside a run into this code
+        die("interrupted", INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def problem(exc: Exception) -> tuple[str, int]:
+    """The error line and exit code of what the command line itself raised: a usage error (a bad or
+    missing option, from click or the copy of it typer carries), an abort, or a bug."""
+    name = type(exc).__name__
+    if name == "NoArgsIsHelpError":  # no arguments: the help (typer has printed it already)
+        help_text = exc.format_message()
+        if help_text.strip():
+            print(help_text, file=sys.stderr)
+        sys.exit(2)
+    if name == "Abort":
+        return "interrupted", INTERRUPTED
+    if callable(getattr(exc, "format_message", None)) and isinstance(getattr(exc, "exit_code", None), int):
+        ctx = getattr(exc, "ctx", None)
+        command = ctx.command_path if ctx is not None else "audiomm"
+        return f"{exc.format_message().rstrip('.')}; see '{command} --help'", exc.exit_code
+    return f"unexpected {name}: {first_line(exc)} (set AUDIOMM_DEBUG=1 for details)", 1
+
+
+def die(text: str, code: int) -> None:
+    """One ``error:`` line on stderr, then exit with ``code``."""
+    fail(text)
+    sys.exit(code)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -10,6 +13,7 @@ import typer
 from audiomm.cli.console import progress, say, warn
 from audiomm.cli.present import print_json, show, show_fields
 from audiomm.errors import AudiommError
+from audiomm.paths import output_dir
 
 app = typer.Typer(no_args_is_help=True, help="The catalog of audio multimodal models on the Hub.")
 
@@ -19,6 +23,28 @@ SnapOpt = typer.Option(
     "--snapshot",
     help="bundled, latest, previous, a snapshot id or a date (default: latest, else bundled).",
 )
+
+
+MAX_BATCH = 4096  # requests at once, for `size`
+MAX_WINDOW_S = 86_400.0  # seconds of audio per request: a day
+MAX_MEMORY_GB = 1e6  # a petabyte
+
+
+def positive(flag: str, value: float | None, most: float) -> None:
+    """One error line unless ``value`` (when given) is a finite number above 0 and at most ``most``."""
+    if value is not None and not (math.isfinite(value) and 0 < value <= most):
+        raise AudiommError(f"{flag} must be a number above 0 and at most {most:g}, not {value:g}")
+
+
+@contextmanager
+def unchanged_on_failure(out_dir: Path) -> Iterator[None]:
+    """A directory that cannot be written (disk full, read-only) is one line; the previous one is kept."""
+    try:
+        yield
+    except OSError as exc:
+        raise AudiommError(
+            f"--out {out_dir}: cannot write ({exc.strerror}); {out_dir} is as it was: free space or choose another --out"
+        ) from None
 
 
 def store(db: Path | None):
@@ -141,16 +167,14 @@ def build_cmd(
     limit: int = typer.Option(0, help="Rows of the families table to print (0: all)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the families table."),
 ):
-    """Process a snapshot into models/families JSON+CSV, raw exports and index.md."""
-    from audiomm.catalog.export import export
+    """Process a snapshot into models/families JSON+CSV, raw exports and index.md (the directory is
+    replaced whole, or left as it was)."""
+    from audiomm.catalog.export import LAYOUT, export
 
-    if out_dir.exists() and not out_dir.is_dir():
-        raise AudiommError(f"--out {out_dir} is a file; give a directory")
+    output_dir(out_dir, "--out", LAYOUT)
     snap, cat = catalog(snapshot_ref, db)
-    try:
+    with unchanged_on_failure(out_dir):
         written = export(cat, snap, out_dir)
-    except OSError as exc:
-        raise AudiommError(f"cannot write to {out_dir}: {exc.strerror}; choose another --out") from None
     if not quiet:
         show_families(cat, limit or None)
     excluded = len(cat.models) - len(cat.included)
@@ -276,8 +300,9 @@ def size_cmd(
     """Memory a model needs, term by term, at each quantization."""
     from audiomm import sizing
 
-    if batch < 1 or (window is not None and window <= 0):
-        raise AudiommError("--batch and --window must be positive")
+    if not 1 <= batch <= MAX_BATCH:
+        raise AudiommError(f"--batch must be 1 to {MAX_BATCH} requests, not {batch}")
+    positive("--window", window, MAX_WINDOW_S)
     _, cat = catalog(snapshot_ref, db)
     f = find_family(cat, model)
     q = sizing.quant(quant or "bf16")
@@ -317,20 +342,21 @@ def pages_cmd(
     charts: bool = typer.Option(True, help="Draw the charts (needs matplotlib: the [pages] extra)."),
     db: Path | None = DbOpt,
 ):
-    """Model pages: one Markdown profile per family, an index by task with charts, and what changed."""
+    """Model pages: one Markdown profile per family, an index by task with charts, and what changed (the
+    directory is replaced whole, or left as it was)."""
     from audiomm.catalog.diff import diff
     from audiomm.catalog.process import from_snapshot
-    from audiomm.catalog.render import render_pages
+    from audiomm.catalog.render import LAYOUT, render_pages
 
-    if out_dir.exists() and not out_dir.is_dir():
-        raise AudiommError(f"--out {out_dir} is a file; give a directory")
+    output_dir(out_dir, "--out", LAYOUT)
     snap, cat = catalog(snapshot_ref, db)
     old = _older(snap, against, db)
     d = diff(from_snapshot(old), cat, old.label, snap.label) if old is not None else None
     note = None
     if old is None:
         note = f"No earlier snapshot than {snap.label} to compare with (run 'audiomm catalog refresh' again later)."
-    written = render_pages(cat, snap, out_dir, diff=d, diff_note=note, with_charts=charts)
+    with unchanged_on_failure(out_dir):
+        written = render_pages(cat, snap, out_dir, diff=d, diff_note=note, with_charts=charts)
     pages = sum(1 for p in written if p.parent.name == "families")
     imgs = sum(1 for p in written if p.parent.name == "charts")
     say(f"wrote {pages} family pages, {imgs} chart files, index.md, index.html and changes.md to {out_dir}")
@@ -369,8 +395,9 @@ def fits_cmd(
 
     if vram is None and ram is None:
         raise AudiommError("give --vram GB and/or --ram GB")
-    if (vram is not None and vram <= 0) or (ram is not None and ram <= 0):
-        raise AudiommError("--vram and --ram must be positive")
+    positive("--vram", vram, MAX_MEMORY_GB)
+    positive("--ram", ram, MAX_MEMORY_GB)
+    positive("--window", window, MAX_WINDOW_S)
     _, cat = catalog(snapshot_ref, db)
     rows = sizing.fits(cat, vram, ram, window)
     if as_json:

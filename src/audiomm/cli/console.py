@@ -36,13 +36,14 @@ def say(text: str) -> None:
 
 
 def warn(text: str, kind: str = "warning") -> None:
-    """``warning: ...`` (or ``note: ...``) on stderr, printed as it is (URLs without credentials)."""
-    err.print(plain(scrub_urls(f"{kind}: {text}")), soft_wrap=True)
+    """``warning: ...`` (or ``note: ...``) on stderr: one line, printed as it is (URLs without credentials),
+    never wrapped at the console's width (off a terminal rich assumes 80 columns)."""
+    err.print(plain(scrub_urls(f"{kind}: {text}"), one_line=True), soft_wrap=True, crop=False)
 
 
 def fail(text: str) -> None:
-    """The one ``error: ...`` line of a failed command, printed as it is (URLs without credentials)."""
-    err.print(plain(scrub_urls(f"error: {text}"), one_line=True), soft_wrap=True)
+    """The one ``error: ...`` line of a failed command (see :func:`warn`)."""
+    warn(text, "error")
 
 
 @contextmanager

@@ -8,7 +8,9 @@ import typer
 
 from audiomm.cli.console import progress, say, warn
 from audiomm.cli.present import show
-from audiomm.config import BackendConfig
+from audiomm.config import BackendConfig, RunOptions
+from audiomm.errors import AudiommError
+from audiomm.paths import output_dir, read_user_text
 
 app = typer.Typer(
     no_args_is_help=True, help="Evaluate models and pipelines: prompt suite, WER, rubric judge, report."
@@ -42,8 +44,16 @@ def run_cmd(
     from audiomm.evaluate.suite import load_suite, select
     from audiomm.systems import load_systems
 
+    if repeats < 1:
+        raise AudiommError(f"--repeats must be at least 1, not {repeats}")
+    RunOptions(temperature=temperature)  # one line for a temperature no run could take
+    read_user_text(systems_file, "--systems")  # a regular text file of a sane size, or one line
+    for r in recordings:
+        if r.suffix == ".toml":
+            read_user_text(r, "--recordings")
     systems = load_systems(systems_file)
     recs = load_recordings(recordings)
+    output_dir(out_dir, "--out")  # before any model call
     picked = select(load_suite(suite_dir), tasks)
     failed = []
     with progress("results") as update:

@@ -11,6 +11,7 @@ from audiomm.cli.console import progress, say, warn
 from audiomm.cli.present import print_json, show
 from audiomm.config import BackendConfig, RunOptions, with_llm
 from audiomm.errors import AudiommError
+from audiomm.paths import atomic_write_text, output_file, read_user_text
 
 BC, RO = BackendConfig(), RunOptions()  # the defaults, shown in --help
 
@@ -66,7 +67,8 @@ def run_cmd(
     retries: int = typer.Option(BC.retries, help="Retries per request on 429/5xx/timeouts (with backoff)."),
     max_new_tokens: int | None = typer.Option(None, help="Output tokens per chunk (default: the model's)."),
     cache: bool = typer.Option(
-        RO.cache, help="--no-cache: recompute chunks even if a previous run finished them."
+        RO.reuse,
+        help="--no-cache: recompute chunks and merges even if a previous run finished them (the new ones are kept).",
     ),
     llm: str | None = typer.Option(
         None, help="classic: the text LLM after Whisper (model id, local dir, or a .gguf file)."
@@ -87,8 +89,8 @@ def run_cmd(
 
     if fmt not in FORMATS:
         raise AudiommError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    if out_path is not None and out_path.is_dir():
-        raise AudiommError(f"--out {out_path} is a directory; give a file path")
+    if out_path is not None:  # before any model call: a run's result never has nowhere to go
+        output_file(out_path, "--out", inputs=(file, prompt_file, template))
     config = BackendConfig(
         backend=backend,
         model=model,
@@ -110,33 +112,23 @@ def run_cmd(
         vad=vad,
         channel=channel,
         max_new_tokens=max_new_tokens,
-        template=read_text(template, "--template"),
+        template=read_user_text(template, "--template") if template else None,
         reduce_model=reduce_model,
-        cache=cache,
+        reuse=cache,
         log=False,  # logged below, with where the output went
     )
-    the_prompt = read_text(prompt_file, "--prompt-file") if prompt_file else prompt
-    the_preset = resolve(preset, prompt=the_prompt, system=system, presets_dir=presets_dir)
+    the_prompt = read_user_text(prompt_file, "--prompt-file") if prompt_file else prompt
+    the_preset = resolve(preset, prompt=the_prompt, system=system, presets_dir=presets_dir, on_skip=warn)
     execute(file, the_preset, with_llm(config, llm, llm_backend), options, out_path, fmt)
-
-
-def read_text(path: Path | None, flag: str) -> str | None:
-    """A small text file the user named (a prompt, a template)."""
-    if path is None:
-        return None
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise AudiommError(f"{flag} {path}: {exc.strerror}") from None
 
 
 def execute(
     file: Path, preset, config: BackendConfig, options: RunOptions, out_path: Path | None, fmt: str
 ) -> None:
     """Run with a progress bar, chunk texts printed in time order as they arrive (Markdown to the terminal),
-    then the output, warnings and the run log."""
+    then the output, warnings and the run log (a run log that cannot be written is a warning)."""
     from audiomm.api import run as api_run
-    from audiomm.longform import ChunkDone, Planned, runlog
+    from audiomm.longform import ChunkDone, Planned, RunInterrupted, runlog
     from audiomm.tasks.writers import render
 
     stream = out_path is None and fmt == "md"
@@ -156,15 +148,14 @@ def execute(
                         say(printed.pop(next_index[0]))
                         next_index[0] += 1
 
-        result = api_run(file, preset, config, options, on_event=on_event)
+        try:
+            result = api_run(file, preset, config, options, on_event=on_event)
+        except RunInterrupted as exc:
+            runlog.record(exc.result, "interrupted", str(out_path) if out_path else None)
+            raise
     text = render(result, fmt)
     if out_path is not None:
-        from audiomm.paths import atomic_write_text
-
-        try:
-            atomic_write_text(out_path, text)
-        except OSError as exc:
-            raise AudiommError(f"cannot write --out {out_path}: {exc.strerror}") from None
+        write_out(out_path, text, options.cache)
         say(f"wrote {out_path} ({fmt}); {result.coverage.summary()}")
     elif stream and result.kind == "transcript":
         say(result.coverage.summary())
@@ -174,21 +165,32 @@ def execute(
         warn(w)
     if result.model_note:
         warn(result.model_note, "note")
-    runlog.record(result, "ok", str(out_path) if out_path else None)
+    problem = runlog.record(result, "ok", str(out_path) if out_path else None)
+    if problem:
+        warn(problem)
+
+
+def write_out(path: Path, text: str, cached: bool) -> None:
+    """The output, whole or not at all (one error line; the finished work stays cached for a rerun)."""
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        rerun = "; the run is cached: rerun to write it" if cached else ""
+        raise AudiommError(f"--out {path}: cannot write ({exc.strerror}){rerun}") from None
 
 
 def presets_cmd(presets_dir: Path | None = typer.Option(None, help="Also list presets from this directory.")):
     """List presets (bundled and your own)."""
     from audiomm.tasks.presets import all_presets
 
-    rows = [(p.name, p.kind, p.description, p.source) for p in all_presets(presets_dir).values()]
+    rows = [(p.name, p.kind, p.description, p.source) for p in all_presets(presets_dir, warn).values()]
     show("presets", ("name", "kind", "description", "from"), rows)
 
 
 def logs_cmd(
     limit: int = typer.Option(20, help="How many runs."), as_json: bool = typer.Option(False, "--json")
 ):
-    """The log of runs: file, model, preset, duration, timings, coverage."""
+    """The log of runs: status, file, model, preset, duration, timings, coverage."""
     from dataclasses import asdict
 
     from audiomm.longform import runlog
@@ -198,7 +200,19 @@ def logs_cmd(
         print_json([asdict(e) for e in entries])
         return
     rows = [_log_row(e) for e in entries]
-    columns = ("id", "at", "file", "model", "preset", "audio", "chunks", "cached", "total s", "covered")
+    columns = (
+        "id",
+        "at",
+        "status",
+        "file",
+        "model",
+        "preset",
+        "audio",
+        "chunks",
+        "cached",
+        "total s",
+        "covered",
+    )
     show(f"last {len(entries)} runs", columns, rows)
 
 
@@ -208,6 +222,7 @@ def _log_row(e) -> tuple:
     return (
         e.id,
         e.at,
+        e.status,
         e.file,
         e.model,
         e.preset,

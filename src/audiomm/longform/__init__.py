@@ -6,7 +6,7 @@ streams the events of one run.
 """
 
 from audiomm.longform.results import ChunkResult, RunResult, Segment
-from audiomm.longform.runner import ChunkDone, Event, Finished, Planned, run, stream
+from audiomm.longform.runner import ChunkDone, Event, Finished, Planned, RunInterrupted, run, stream
 
 __all__ = [
     "ChunkDone",
@@ -14,6 +14,7 @@ __all__ = [
     "Event",
     "Finished",
     "Planned",
+    "RunInterrupted",
     "RunResult",
     "Segment",
     "run",

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audiomm.audio.analyze import Analysis
-from audiomm.audio.chunking import recount
+from audiomm.audio.chunking import Coverage, recount
 from audiomm.backends.base import Backend, BackendError, GenerationSettings
 from audiomm.config import RunOptions
+from audiomm.errors import AudiommError
 from audiomm.knowledge import Window
-from audiomm.longform.cache import ChunkCache, file_sha256
+from audiomm.longform.cache import CachedBackend, ChunkCache, file_sha256
 from audiomm.longform.map import ChunkPrompt, Job, chunk_result, map_chunks
 from audiomm.longform.merge import budget_chars, reduce, segments
 from audiomm.longform.plan import chunk_audio, plan
@@ -46,6 +47,23 @@ class Finished:
 
 
 Event = Planned | ChunkDone | Finished
+
+
+class RunInterrupted(AudiommError):
+    """Ctrl-C during a run: ``result`` holds what was finished (logged as ``interrupted``)."""
+
+    exit_code = 130
+
+    def __init__(self, result: RunResult, total: int | None, kept: bool):
+        done = len(result.chunks)
+        where = f"after {done} of {total} chunks" if total is not None else "before the chunks were planned"
+        then = (
+            "the finished chunks are cached: rerun the same command to resume"
+            if kept and done
+            else "rerun the same command to start again"
+        )
+        super().__init__(f"interrupted {where} of {result.file}; {then}")
+        self.result = result
 
 
 def chunk_prompt(preset: Preset, backend: Backend, options: RunOptions) -> ChunkPrompt:
@@ -82,13 +100,14 @@ def stream(
     t_plan = time.perf_counter() - t0
     ask = chunk_prompt(preset, backend, opts)
     cache = cache if cache is not None else (ChunkCache() if opts.cache else None)
+    previous = cache if opts.reuse else None  # what earlier runs finished (None: recompute, still keep)
     sha = file_sha256(path)
     parts = (opts.channel, backend.name, backend.cache_id, ask.system, ask.prompt, ask.settings.key())
     keys = [ChunkCache.key(sha, c.start_s, c.end_s, *parts) for c in a.plan.chunks]
     results: dict[int, ChunkResult] = {}
     total = len(a.plan.chunks)
     for c, k in zip(a.plan.chunks, keys, strict=True):
-        hit = cache.get(k) if cache else None
+        hit = previous.get(k) if previous else None
         if hit is not None:
             results[c.index] = chunk_result(c, hit, cached=True)
             yield ChunkDone(results[c.index], len(results), total)
@@ -106,7 +125,10 @@ def stream(
             yield ChunkDone(r, len(results), total)
     t_map = time.perf_counter() - t1
     final = [results[i] for i in sorted(results)]
-    result = _merge(path, preset, backend, reduce_backend or backend, final, a, ask, opts)
+    reducer = reduce_backend or backend
+    if cache is not None:
+        reducer = CachedBackend(reducer, cache, opts.reuse)
+    result = _merge(path, preset, backend, reducer, final, a, ask, opts)
     result.timings = {
         "plan_s": round(t_plan, 3),
         "map_s": round(t_map, 3),
@@ -176,10 +198,30 @@ def run(
     reduce_backend: Backend | None = None,
     on_event: Callable[[Event], None] | None = None,
 ) -> RunResult:
-    """:func:`stream` to the end; the result (``on_event`` sees every event on the way)."""
-    for event in stream(path, preset, backend, options, reduce_backend=reduce_backend):
-        if on_event:
-            on_event(event)
-        if isinstance(event, Finished):
-            return event.result
+    """:func:`stream` to the end; the result (``on_event`` sees every event on the way). Ctrl-C raises
+    :class:`RunInterrupted` with what was finished."""
+    planned: Planned | None = None
+    done: dict[int, ChunkResult] = {}
+    try:
+        for event in stream(path, preset, backend, options, reduce_backend=reduce_backend):
+            if isinstance(event, Planned):
+                planned = event
+            elif isinstance(event, ChunkDone):
+                done[event.result.index] = event.result
+            if on_event:
+                on_event(event)
+            if isinstance(event, Finished):
+                return event.result
+    except KeyboardInterrupt:
+        partial = _partial(path, preset, backend, planned, [done[i] for i in sorted(done)])
+        total = len(planned.analysis.plan.chunks) if planned else None
+        raise RunInterrupted(partial, total, (options or RunOptions()).cache) from None
     raise AssertionError("the run ended without a result")  # stream always finishes with one
+
+
+def _partial(path, preset: Preset, backend: Backend, planned: Planned | None, chunks) -> RunResult:
+    """What an interrupted run finished, as a result (no text) for the run log."""
+    coverage = (
+        planned.analysis.plan.coverage if planned else Coverage("unplanned", 0.0, 0.0, None, 0.0, 0.0, 0, 0.0)
+    )
+    return RunResult(str(path), backend.model, backend.name, preset.name, preset.kind, "", chunks, coverage)

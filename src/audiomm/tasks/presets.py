@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
 from audiomm.errors import AudiommError
-from audiomm.paths import data_dir
+from audiomm.paths import data_dir, read_user_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,9 +41,9 @@ class Preset:
 
 def _load(path: Path, source: str) -> Preset:
     try:
-        d = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise AudiommError(f"{path}: not a valid preset file ({exc})") from None
+        d = tomllib.loads(read_user_text(path))
+    except tomllib.TOMLDecodeError as exc:
+        raise AudiommError(f"{path}: not a valid preset file ({exc}); fix or remove it") from None
     name = d.get("name") or path.stem
     kind = d.get("kind", "summary")
     if kind not in KINDS or not isinstance(d.get("chunk_prompt"), str):
@@ -73,8 +74,14 @@ def user_dirs(extra: Path | None = None) -> list[Path]:
     return dirs
 
 
-def all_presets(extra: Path | None = None) -> dict[str, Preset]:
+Warn = Callable[[str], None]  # told about each user preset file that is skipped
+
+
+def load_presets(extra: Path | None = None) -> tuple[dict[str, Preset], dict[str, str]]:
+    """The presets by name (bundled, then the user's over them) and the user files that could not be
+    read, by file stem, with why. A bundled preset that cannot be read is an error."""
     out: dict[str, Preset] = {}
+    bad: dict[str, str] = {}
     for f in sorted(resources.files("audiomm.tasks").joinpath("presets").iterdir(), key=lambda f: f.name):
         if f.name.endswith(".toml"):
             p = _load(Path(str(f)), "bundled")
@@ -82,15 +89,39 @@ def all_presets(extra: Path | None = None) -> dict[str, Preset]:
     for d in user_dirs(extra):
         if d.is_dir():
             for f in sorted(d.glob("*.toml")):
-                p = _load(f, str(f))
+                try:
+                    p = _load(f, str(f))
+                except AudiommError as exc:
+                    bad[f.stem] = str(exc)
+                    continue
                 out[p.name] = p
-    return out
+    return out, bad
 
 
-def get(name: str, extra: Path | None = None) -> Preset:
-    presets = all_presets(extra)
+def all_presets(extra: Path | None = None, on_skip: Warn | None = None) -> dict[str, Preset]:
+    """Every preset; a user file that cannot be read is skipped (``on_skip`` is told why)."""
+    presets, bad = load_presets(extra)
+    _skipped(bad, on_skip)
+    return presets
+
+
+def _skipped(bad: dict[str, str], on_skip: Warn | None) -> None:
+    for why in bad.values() if on_skip else ():
+        on_skip(f"{why}; skipped")
+
+
+def get(name: str, extra: Path | None = None, on_skip: Warn | None = None) -> Preset:
+    """The preset called ``name``; a user file of that name that cannot be read is the error, any other
+    is skipped (``on_skip`` is told why)."""
+    presets, bad = load_presets(extra)
+    if name in bad:
+        raise AudiommError(bad[name])
     if name not in presets:
-        raise AudiommError(f"unknown preset {name!r}; 'audiomm presets' lists them ({', '.join(presets)})")
+        unread = f"; unreadable preset files skipped: {', '.join(bad)}" if bad else ""
+        raise AudiommError(
+            f"unknown preset {name!r}; 'audiomm presets' lists them ({', '.join(presets)}){unread}"
+        )
+    _skipped(bad, on_skip)
     return presets[name]
 
 
@@ -109,13 +140,18 @@ def custom(system: str | None, prompt: str, kind: str = "summary") -> Preset:
 
 
 def resolve(
-    name: str | None = "transcript", *, prompt: str | None = None, system: str | None = None, presets_dir=None
+    name: str | None = "transcript",
+    *,
+    prompt: str | None = None,
+    system: str | None = None,
+    presets_dir=None,
+    on_skip: Warn | None = None,
 ) -> Preset:
     """The preset a run uses: a named one (``system`` overrides its system prompt), or one made from your
     ``prompt`` (a named preset then lends its system prompt and kind)."""
     if prompt:
-        base = get(name, presets_dir) if name and name != "transcript" else None
+        base = get(name, presets_dir, on_skip) if name and name != "transcript" else None
         sys_prompt = system if system is not None else (base.system if base else None)
         return custom(sys_prompt, prompt, base.kind if base else "summary")
-    p = get(name or "transcript", presets_dir)
+    p = get(name or "transcript", presets_dir, on_skip)
     return replace(p, system=system) if system is not None else p
