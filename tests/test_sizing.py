@@ -126,9 +126,9 @@ def test_cli_size_and_fits(tmp_path):
     [
         (["size", "no-such-model"], "not in the catalog"),
         (["size", "qwen2-audio-7b", "--quant", "Q9"], "unknown quantization"),
-        (["size", "qwen2-audio-7b", "--batch", "0"], "must be positive"),
+        (["size", "qwen2-audio-7b", "--batch", "0"], "--batch must be 1 to 4096"),
         (["catalog", "fits"], "give --vram"),
-        (["catalog", "fits", "--vram", "-3"], "must be positive"),
+        (["catalog", "fits", "--vram", "-3"], "--vram must be a number above 0"),
     ],
 )
 def test_cli_bad_input(args, message):
