@@ -24,7 +24,7 @@ from pydantic import ConfigDict, ValidationError, create_model, field_validator
 
 from audiomm.config import BackendConfig, RunOptions, with_llm
 from audiomm.errors import AudiommError
-from audiomm.paths import expand
+from audiomm.paths import expand, read_user_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -87,7 +87,7 @@ def _system(row: dict) -> System:
 def load_systems(path: Path, flag: str = "--systems") -> list[System]:
     """The systems of a TOML file; one clear line for anything wrong in it."""
     try:
-        d = tomllib.loads(path.read_text(encoding="utf-8"))
+        d = tomllib.loads(read_user_text(path, flag))
     except OSError as exc:
         raise AudiommError(f"{flag} {path}: {exc.strerror}") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

@@ -106,3 +106,12 @@ def test_verbatim_presets_may_use_the_transcription_endpoint(tmp_path):
         len(st.transcriptions) == len(r.chunks) and st.transcriptions[0]["model"] == "qwen2-audio-7b-instruct"
     )
     assert r.text.count("transcribed") == len(r.chunks) and len(st.audio) > 0
+
+
+def test_a_key_in_the_query_string_stays_a_query_parameter():
+    with OpenAIServer() as srv:
+        b = load(
+            BackendConfig("openai", "qwen2-audio-7b-instruct", base_url=f"{srv.url}?key=SECRET-Q", retries=0)
+        )
+        list(b.generate([Request("Hi.", clip()[:16000])]))
+    assert set(srv.state.queries) == {"key=SECRET-Q"} and "SECRET" not in b.endpoint + b.cache_id

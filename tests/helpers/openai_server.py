@@ -39,6 +39,7 @@ class OpenAIState:
     context_limit_chars: int | None = None  # longer text prompts get llama-server's exceed_context_size_error
     parts: list[list[str]] = field(default_factory=list)  # each user message's part types, in order
     transcriptions: list[dict] = field(default_factory=list)  # /v1/audio/transcriptions requests
+    queries: list[str] = field(default_factory=list)  # query strings of the requests
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -110,9 +111,17 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(raw)
 
+    def route(self) -> str:
+        """The path without its query string (recorded: a key may travel there)."""
+        path, _, query = self.path.partition("?")
+        if query:
+            with self.state.lock:
+                self.state.queries.append(query)
+        return path
+
     def do_GET(self) -> None:  # noqa: N802
         st = self.state
-        if self.path != "/v1/models":
+        if self.route() != "/v1/models":
             return self._send(404, {"error": {"message": "not found"}})
         listing = (
             st.models if st.models is not None else [{"id": st.model, "object": "model", "owned_by": "test"}]
@@ -121,10 +130,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         st = self.state
-        if self.path == "/v1/audio/transcriptions":
+        if self.route() == "/v1/audio/transcriptions":
             return self._transcription()
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
-        if self.path != "/v1/chat/completions":
+        if self.route() != "/v1/chat/completions":
             return self._send(404, {"error": {"message": "not found"}})
         if st.api_key and self.headers.get("authorization") != f"Bearer {st.api_key}":
             return self._send(401, {"error": {"message": "bad key", "type": "invalid_request_error"}})

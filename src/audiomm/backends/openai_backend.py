@@ -48,6 +48,14 @@ def server_info(listing: list[dict]) -> ServerInfo:
     return ServerInfo(runtime, tuple(dict.fromkeys(ids)), ctx)
 
 
+def split_query(url: str) -> tuple[str, dict[str, str]]:
+    """A base URL without its query string, and the query's parameters."""
+    from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(query="", fragment="")), dict(parse_qsl(parts.query))
+
+
 def server_url(config: BackendConfig) -> str:
     """The server the user named (``--base-url``, else ``OPENAI_BASE_URL``). There is no default: a forgotten
     flag must not send a private recording to a remote host."""
@@ -74,11 +82,13 @@ class OpenAIBackend:
         self.batch_size = config.concurrency
         self.retries = config.retries
         self.transcriptions, self.language = config.transcriptions, config.language
+        url, query = split_query(self.base_url)  # a ?key=... stays a query parameter of every request
         self.client = openai.OpenAI(
-            base_url=self.base_url,
+            base_url=url,
             api_key=resolve_api_key(config) or "no-key",
             timeout=config.timeout,
             max_retries=config.retries,
+            default_query=query or None,
         )
         self.server = self._ask_server()
         self.spec = spec_for(

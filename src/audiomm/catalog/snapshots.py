@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from audiomm.catalog.facts import Fact, Facts
+from audiomm.config import public_url
 from audiomm.errors import AudiommError, first_line
 from audiomm.paths import kind_of, status
 
@@ -223,7 +224,11 @@ class Store:
             rows = self.conn.execute(
                 "SELECT id, taken_at, source, n_records, complete, missing FROM snapshots ORDER BY taken_at, id"
             ).fetchall()
-            return [SnapshotRow(r[0], r[1], r[2], r[3], bool(r[4]), tuple(json.loads(r[5]))) for r in rows]
+            # public_url: a database written before sources were recorded without credentials
+            return [
+                SnapshotRow(r[0], r[1], public_url(r[2]), r[3], bool(r[4]), tuple(json.loads(r[5])))
+                for r in rows
+            ]
 
     def load(self, sid: int) -> Snapshot:
         """One stored snapshot, its records and facts."""
@@ -256,7 +261,7 @@ class Store:
         return Snapshot(
             row[0],
             row[1],
-            row[2],
+            public_url(row[2]),
             row[3],
             bool(row[4]),
             records,

@@ -12,6 +12,7 @@ from audiomm.cli.present import print_json, show
 from audiomm.config import BackendConfig, RunOptions, with_llm
 from audiomm.errors import AudiommError
 from audiomm.paths import atomic_write_text, output_file, read_user_text
+from audiomm.rendering import plain
 
 BC, RO = BackendConfig(), RunOptions()  # the defaults, shown in --help
 
@@ -160,7 +161,9 @@ def execute(
     elif stream and result.kind == "transcript":
         say(result.coverage.summary())
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(
+            plain(text) if sys.stdout.isatty() else text
+        )  # no escape sequence from a model to a terminal
     for w in result.warnings:
         warn(w)
     if result.model_note:

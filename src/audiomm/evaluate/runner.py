@@ -26,7 +26,7 @@ from audiomm.errors import AudiommError, first_line
 from audiomm.evaluate.records import append_jsonl, from_fields, read_jsonl
 from audiomm.evaluate.suite import Task
 from audiomm.evaluate.wer import ErrorRates, error_rates
-from audiomm.paths import atomic_write_text, expand
+from audiomm.paths import atomic_write_text, expand, read_user_text
 from audiomm.safepath import check_name, safe_join
 from audiomm.systems import System
 
@@ -177,7 +177,8 @@ class EvalResult:
 
 
 def _read(p: Path) -> str | None:
-    return p.read_text(encoding="utf-8").strip() if p.is_file() else None
+    """A sidecar text (reference, notes) when there is one; read with the cap on user files."""
+    return read_user_text(p, "--recordings").strip() if p.exists() else None
 
 
 def load_recordings(paths: list[Path]) -> list[Recording]:
@@ -211,7 +212,7 @@ def _sidecars(f: Path) -> Recording:
 
 def _manifest(p: Path) -> list[Recording]:
     try:
-        d = tomllib.loads(p.read_text(encoding="utf-8"))
+        d = tomllib.loads(read_user_text(p, "--recordings"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise AudiommError(f"--recordings {p}: not a valid manifest ({exc})") from None
     out = []

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from audiomm.errors import AudiommError
 from audiomm.evaluate.records import from_fields
+from audiomm.paths import read_user_text
 from audiomm.safepath import check_name
 from audiomm.tasks import presets as presets_mod
 
@@ -66,7 +67,7 @@ class Task:
 
 def _load(path: Path, source: str) -> Task:
     try:
-        d = tomllib.loads(path.read_text(encoding="utf-8"))
+        d = tomllib.loads(read_user_text(path, "task file"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise AudiommError(f"{path}: not a valid task file ({exc})") from None
     missing = [k for k in ("tests", "prompt", "rubric") if not isinstance(d.get(k), str) or not d[k].strip()]
