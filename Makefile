@@ -65,6 +65,7 @@ bench: $(DEVSTAMP)
 	$(BIN)/python -m pip install -q -e ".[bench]"
 	$(BIN)/python bench/catalog_crawl.py
 	$(BIN)/python bench/frontend.py
+	$(BIN)/python bench/streaming.py
 	$(BIN)/python bench/batching.py --repeat 3
 
 # On a machine with a CUDA GPU (and a CUDA build of torch): 1 hour through a full-size Qwen2-Audio-7B architecture.

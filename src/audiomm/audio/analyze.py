@@ -160,6 +160,7 @@ class FrontEnd:
         self.report = DecodeReport(rate=DEFAULT_RATE)
         self.samples, self.energy = SampleBuffer(), _Growing()
         self.analysis: Analysis | None = None
+        self.stop = threading.Event()  # set from another thread: the stream ends after the current block
 
     def __iter__(self) -> Iterator[PlannedChunk]:
         blocks = stream_audio(
@@ -175,10 +176,13 @@ class FrontEnd:
             for _ in self._keep(prefetch(blocks)):
                 yield from self._hand_out(self.packer.take(self.report.duration_s))
             yield from self._hand_out(self.packer.take(None, self.report.duration_s))
-        self.analysis = self._analysis()
+        if not self.stop.is_set():
+            self.analysis = self._analysis()
 
     def _keep(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         for b in blocks:
+            if self.stop.is_set():
+                return
             if self.use_vad:
                 self.energy.append(window_energy(b))
             if self.keep_audio:

@@ -68,7 +68,8 @@ class Backend(Protocol):
     ``endpoint``: where it runs (a server URL without credentials, or ``local``). ``cache_id``: what
     identifies its answers in the chunk cache (the model and where it runs). ``spec``: what the model
     takes (window, audio tokens per second, context, system prompt, default output tokens).
-    ``batch_size``: how many requests the runner hands over at once.
+    ``batch_size``: how many requests the runner hands over at once; ``concurrent``: whether they are
+    answered concurrently (a server: each sent as soon as a slot frees) or in batches (a local model).
     """
 
     name: str
@@ -77,6 +78,7 @@ class Backend(Protocol):
     cache_id: str
     spec: ModelSpec
     batch_size: int
+    concurrent: bool
 
     def generate(self, requests: list[Request]) -> Iterator[tuple[int, Response]]:
         """Yield (index in ``requests``, response) as each one finishes."""

@@ -81,6 +81,7 @@ def _load_whisper(asr_model: str):
 
 class ClassicBackend:
     name = "classic"
+    concurrent = False
     endpoint = "local"
 
     def __init__(self, config: BackendConfig, *, beam_size: int = 5, vad: bool = True):

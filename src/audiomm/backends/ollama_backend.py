@@ -25,6 +25,7 @@ RETRY_STATUS = (429, 500, 502, 503, 504)
 
 class OllamaBackend:
     name = "ollama"
+    concurrent = True
 
     def __init__(self, config: BackendConfig):
         try:

@@ -70,6 +70,7 @@ def server_url(config: BackendConfig) -> str:
 
 class OpenAIBackend:
     name = "openai"
+    concurrent = True
 
     def __init__(self, config: BackendConfig):
         import openai

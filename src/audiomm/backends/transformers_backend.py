@@ -147,6 +147,7 @@ def _quiet_loading(transformers):
 
 class TransformersBackend:
     name = "transformers"
+    concurrent = False
     endpoint = "local"
 
     def __init__(self, config: BackendConfig):

@@ -129,20 +129,26 @@ def execute(
     """Run with a progress bar, chunk texts printed in time order as they arrive (Markdown to the terminal),
     then the output, warnings and the run log (a run log that cannot be written is a warning)."""
     from audiomm.api import run as api_run
-    from audiomm.longform import ChunkDone, Planned, RunInterrupted, runlog
+    from audiomm.longform import ChunkDone, ChunkPlanned, Planned, RunInterrupted, runlog
     from audiomm.tasks.writers import render
 
     stream = out_path is None and fmt == "md"
     printed: dict[int, str] = {}
     next_index = [0]
     with progress("chunks") as update:
+        count = {"planned": 0, "done": 0, "total": None}
 
-        def on_event(event) -> None:
-            if isinstance(event, Planned):  # the bar starts once the model is loaded and the plan is made
-                n = len(event.analysis.plan.chunks)
-                update(0, n, f"{n} chunks")
+        def on_event(event) -> None:  # the bar starts once the model is loaded and the first chunk planned
+            if isinstance(event, ChunkPlanned):
+                count["planned"] += 1
+            elif isinstance(event, Planned):
+                count["total"] = len(event.analysis.plan.chunks)
             elif isinstance(event, ChunkDone):
-                update(event.done, event.total, f"{event.total} chunks")
+                count["done"] = event.done
+            total = count["total"]
+            label = f"{total} chunks" if total is not None else f"{count['planned']} chunks planned so far"
+            update(count["done"], total if total is not None else count["planned"], label)
+            if isinstance(event, ChunkDone):
                 if stream:
                     printed[event.result.index] = event.result.text
                     while next_index[0] in printed:

@@ -6,10 +6,20 @@ streams the events of one run.
 """
 
 from audiomm.longform.results import ChunkResult, RunResult, Segment
-from audiomm.longform.runner import ChunkDone, Event, Finished, Planned, RunInterrupted, run, stream
+from audiomm.longform.runner import (
+    ChunkDone,
+    ChunkPlanned,
+    Event,
+    Finished,
+    Planned,
+    RunInterrupted,
+    run,
+    stream,
+)
 
 __all__ = [
     "ChunkDone",
+    "ChunkPlanned",
     "ChunkResult",
     "Event",
     "Finished",

@@ -1,4 +1,4 @@
-"""Map: each chunk through the backend in batches, each answer cached as soon as it arrives.
+"""Map: chunks through the backend, each answer cached as soon as it arrives (the pipeline schedules them).
 
 A ``length`` stop is never accepted silently: the chunk is asked again once with twice the output
 tokens, then flagged ``truncated``.
@@ -7,12 +7,12 @@ tokens, then flagged ``truncated``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from audiomm.audio.chunking import Chunk, check_chunk
+from audiomm.audio.chunking import Chunk
 from audiomm.backends.base import RATE, Backend, GenerationSettings, Request, Response
 from audiomm.config import VERBATIM_MIN_TOKENS
 from audiomm.knowledge import SPOKEN_TOKENS_PER_S
@@ -66,22 +66,7 @@ def chunk_result(c: Chunk, r: Response, cached: bool) -> ChunkResult:
     )
 
 
-def map_chunks(
-    jobs: Iterable[Job], backend: Backend, ask: ChunkPrompt, window_s: float, cache: ChunkCache | None
-) -> Iterator[ChunkResult]:
-    """Results as batches finish; every chunk is checked against the window right before it is sent."""
-    batch: list[Job] = []
-    for job in jobs:
-        check_chunk(job.chunk, window_s)  # the hard invariant, right before the model sees it
-        batch.append(job)
-        if len(batch) >= backend.batch_size:
-            yield from _batch(batch, backend, ask, cache)
-            batch = []
-    if batch:
-        yield from _batch(batch, backend, ask, cache)
-
-
-def _batch(
+def map_batch(
     batch: list[Job], backend: Backend, ask: ChunkPrompt, cache: ChunkCache | None
 ) -> Iterator[ChunkResult]:
     """One batch; a ``length`` stop is asked again with twice the tokens and an empty answer asked again as

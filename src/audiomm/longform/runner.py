@@ -1,9 +1,11 @@
-"""The run, as a stream of events: plan -> map (cached chunks first) -> merge.
+"""The run, as a stream of events: plan -> map -> merge, all at once.
 
-    file -> analyze (decode + VAD + plan) -> chunk audio (streamed) -> backend (batched, cached per
-    chunk on disk as each finishes) -> merge (stitch in time order, or reduce by the model) -> result
+    file -> front end (one decode pass: VAD, chunk plan, chunk audio; a thread) -> backend (requests in
+    flight while the rest is still decoded; each answer cached on disk as it arrives) -> merge (stitch
+    in time order, or reduce by the model) -> result
 
-``stream`` yields :class:`Planned` once, :class:`ChunkDone` per chunk and :class:`Finished` last;
+``stream`` yields :class:`ChunkPlanned` as the planner decides each chunk, :class:`ChunkDone` as each is
+answered (cached ones at once), :class:`Planned` when the plan is complete, and :class:`Finished` last;
 ``run`` consumes it. ``audiomm run``, ``eval`` and the gateway all go through here.
 """
 
@@ -14,22 +16,31 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from audiomm.audio.analyze import Analysis
-from audiomm.audio.chunking import Coverage, recount
+from audiomm.audio.analyze import Analysis, FrontEnd
+from audiomm.audio.chunking import Chunk, Coverage, recount
 from audiomm.backends.base import Backend, BackendError, GenerationSettings
 from audiomm.config import RunOptions
 from audiomm.errors import AudiommError
 from audiomm.knowledge import Window
 from audiomm.longform.cache import CachedBackend, ChunkCache, file_sha256
-from audiomm.longform.map import ChunkPrompt, Job, chunk_result, map_chunks
+from audiomm.longform.map import ChunkPrompt, Job, chunk_result
 from audiomm.longform.merge import budget_chars, reduce, segments
-from audiomm.longform.plan import chunk_audio, plan
+from audiomm.longform.pipeline import Pipeline
 from audiomm.longform.results import ChunkResult, RunResult, fmt_ts
 from audiomm.tasks.presets import Preset
 
 
 @dataclass(frozen=True)
+class ChunkPlanned:
+    """The planner decided a chunk (the rest of the recording may still be decoding)."""
+
+    chunk: Chunk
+
+
+@dataclass(frozen=True)
 class Planned:
+    """The plan is complete: every chunk, the speech found, the coverage it promises, the window."""
+
     analysis: Analysis
     window: Window
 
@@ -38,7 +49,7 @@ class Planned:
 class ChunkDone:
     result: ChunkResult
     done: int
-    total: int
+    total: int | None  # None until the plan is complete
 
 
 @dataclass(frozen=True)
@@ -46,7 +57,7 @@ class Finished:
     result: RunResult
 
 
-Event = Planned | ChunkDone | Finished
+Event = ChunkPlanned | Planned | ChunkDone | Finished
 
 
 class RunInterrupted(AudiommError):
@@ -80,6 +91,18 @@ def chunk_prompt(preset: Preset, backend: Backend, options: RunOptions) -> Chunk
     return ChunkPrompt(preset.system if spec.system_prompt else None, prompt, settings, preset.verbatim, grow)
 
 
+@dataclass(frozen=True)
+class Setup:
+    """What one run is: the recording, the preset, the backends, the question every chunk is asked."""
+
+    path: str | Path
+    preset: Preset
+    backend: Backend
+    reducer: Backend
+    ask: ChunkPrompt
+    options: RunOptions
+
+
 def stream(
     path: str | Path,
     preset: Preset,
@@ -92,75 +115,87 @@ def stream(
     """Run ``preset`` on the recording at ``path`` with ``backend``; events as the work progresses."""
     opts = options or RunOptions()
     w = opts.window(backend.spec, preset.verbatim)
-    window = w.seconds
-    t0 = time.perf_counter()
-    a = plan(path, window, opts)
-    a.plan.coverage.notes.append(f"window {w.seconds:g} s: {w.reason}")
-    yield Planned(a, w)
-    t_plan = time.perf_counter() - t0
-    ask = chunk_prompt(preset, backend, opts)
     cache = cache if cache is not None else (ChunkCache() if opts.cache else None)
-    previous = cache if opts.reuse else None  # what earlier runs finished (None: recompute, still keep)
-    sha = file_sha256(path)
-    parts = (opts.channel, backend.name, backend.cache_id, ask.system, ask.prompt, ask.settings.key())
-    keys = [ChunkCache.key(sha, c.start_s, c.end_s, *parts) for c in a.plan.chunks]
-    results: dict[int, ChunkResult] = {}
-    total = len(a.plan.chunks)
-    for c, k in zip(a.plan.chunks, keys, strict=True):
-        hit = previous.get(k) if previous else None
-        if hit is not None:
-            results[c.index] = chunk_result(c, hit, cached=True)
-            yield ChunkDone(results[c.index], len(results), total)
-    t1 = time.perf_counter()
-    todo = [c for c in a.plan.chunks if c.index not in results]
-    if todo:
-        audio = chunk_audio(path, a.plan.chunks, opts.channel)
-        jobs = (
-            Job(c, samples, keys[c.index])
-            for c, samples in zip(a.plan.chunks, audio, strict=True)
-            if c.index not in results
-        )
-        for r in map_chunks(jobs, backend, ask, window, cache):
-            results[r.index] = r
-            yield ChunkDone(r, len(results), total)
-    t_map = time.perf_counter() - t1
-    final = [results[i] for i in sorted(results)]
     reducer = reduce_backend or backend
     if cache is not None:
         reducer = CachedBackend(reducer, cache, opts.reuse)
-    result = _merge(path, preset, backend, reducer, final, a, ask, opts)
+    setup = Setup(path, preset, backend, reducer, chunk_prompt(preset, backend, opts), opts)
+    front = FrontEnd(
+        path, window_s=w.seconds, use_vad=opts.vad, channel=opts.channel, overlap_s=opts.overlap_s
+    )
+    pipe = Pipeline(front, backend, setup.ask, w.seconds, cache)
+    results: dict[int, ChunkResult] = {}
+    try:
+        for event in _events(setup, pipe, cache, w):
+            if isinstance(event, ChunkDone):
+                results[event.result.index] = event.result
+            yield event
+    finally:
+        pipe.close()
+    final = [results[i] for i in sorted(results)]
+    t = time.perf_counter()
+    result = _merge(setup, final, front.analysis)
+    timing = pipe.timing()
     result.timings = {
-        "plan_s": round(t_plan, 3),
-        "map_s": round(t_map, 3),
-        "reduce_s": result.timings["reduce_s"],
-        "total_s": round(time.perf_counter() - t0, 3),
+        "first_request_s": timing.first_request_s,
+        "plan_s": timing.planned_s,
+        "map_s": timing.mapped_s,
+        "reduce_s": round(time.perf_counter() - t, 3),
+        "total_s": round(time.perf_counter() - pipe.t0, 3),
     }
     yield Finished(result)
 
 
-def _merge(path, preset, backend, reducer, final, a: Analysis, ask, opts: RunOptions) -> RunResult:
+def _events(setup: Setup, pipe: Pipeline, cache: ChunkCache | None, w: Window) -> Iterator[Event]:
+    """The pipeline's events as the run's: a chunk found in the cache is done at once, the others mapped."""
+    opts, ask, backend = setup.options, setup.ask, setup.backend
+    previous = cache if opts.reuse else None  # what earlier runs finished (None: recompute, still keep)
+    sha = file_sha256(setup.path)
+    parts = (opts.channel, backend.name, backend.cache_id, ask.system, ask.prompt, ask.settings.key())
+    done, total = 0, None
+    for kind, item in pipe.events():
+        if kind == "planned-all":
+            analysis = pipe.front.analysis
+            analysis.plan.coverage.notes.append(f"window {w.seconds:g} s: {w.reason}")
+            total = len(analysis.plan.chunks)
+            yield Planned(analysis, w)
+            continue
+        if kind == "planned":
+            c = item.chunk
+            yield ChunkPlanned(c)
+            key = ChunkCache.key(sha, c.start_s, c.end_s, *parts)
+            hit = previous.get(key) if previous else None
+            if hit is None:
+                pipe.submit(Job(c, item.audio, key))
+                continue
+            pipe.skip()
+            item = chunk_result(c, hit, cached=True)
+        done += 1
+        yield ChunkDone(item, done, total)
+
+
+def _merge(setup: Setup, final: list[ChunkResult], a: Analysis) -> RunResult:
     """The result: chunk texts stitched or reduced; coverage counts only the chunks that were answered."""
     warnings = list(a.plan.coverage.warnings) + _flag_warnings(final)
     answered = [c for c, r in zip(a.plan.chunks, final, strict=True) if "empty" not in r.flags]
-    t = time.perf_counter()
     segs = segments(final)
-    if preset.kind == "transcript":
+    if setup.preset.kind == "transcript":
         text = "\n\n".join(s.text for s in segs if s.text)
     else:
-        text = _reduced(final, preset, reducer, ask, opts, warnings)
+        text = _reduced(setup, final, warnings)
+    b = setup.backend
     return RunResult(
-        file=str(path),
-        model=backend.model,
-        backend=backend.name,
-        preset=preset.name,
-        kind=preset.kind,
+        file=str(setup.path),
+        model=b.model,
+        backend=b.name,
+        preset=setup.preset.name,
+        kind=setup.preset.kind,
         text=text,
         chunks=final,
         coverage=recount(a.plan, answered),
         warnings=warnings,
         segments=segs,
-        timings={"reduce_s": round(time.perf_counter() - t, 3)},
-        model_note=backend.spec.note,
+        model_note=b.spec.note,
     )
 
 
@@ -175,11 +210,12 @@ def _flag_warnings(final: list[ChunkResult]) -> list[str]:
     return out
 
 
-def _reduced(final, preset: Preset, reducer: Backend, ask: ChunkPrompt, opts: RunOptions, warnings) -> str:
+def _reduced(setup: Setup, final: list[ChunkResult], warnings: list[str]) -> str:
     """The model's merge of the chunk texts; if it cannot be had, the chunk texts in time order (the run's
     finished work is never lost to a failed merge)."""
+    opts, ask, reducer = setup.options, setup.ask, setup.reducer
     budget = opts.reduce_budget_chars or budget_chars(reducer.spec, ask.settings.max_new_tokens)
-    template = preset.render(preset.reduce_prompt or "{texts}", opts.template)
+    template = setup.preset.render(setup.preset.reduce_prompt or "{texts}", opts.template)
     try:
         return reduce(final, template, reducer, ask, budget, warnings)
     except BackendError as exc:
