@@ -8,119 +8,32 @@ from pathlib import Path
 import typer
 
 from audiomm.cli.console import progress, say, warn
+from audiomm.cli.options import JobArgs, job_options
 from audiomm.cli.present import print_json, show
-from audiomm.config import BackendConfig, RunOptions, with_llm
+from audiomm.config import BackendConfig, RunOptions
 from audiomm.errors import AudiommError
-from audiomm.paths import atomic_write_text, output_file, read_user_text
+from audiomm.paths import atomic_write_text, output_file
 from audiomm.rendering import plain
 
-BC, RO = BackendConfig(), RunOptions()  # the defaults, shown in --help
 
-
+@job_options
 def run_cmd(
+    job: JobArgs,
     file: Path = typer.Argument(..., help="A recording of any length, any format FFmpeg reads."),
-    preset: str = typer.Option("transcript", help="A preset name ('audiomm presets' lists them)."),
-    model: str = typer.Option(
-        ..., help="Model id (as the server names it) or local path; classic: a Whisper model."
-    ),
-    backend: str = typer.Option(
-        BC.backend,
-        help="openai (any OpenAI-compatible server), ollama (its native API), transformers, or classic (Whisper, then --llm).",
-    ),
-    base_url: str | None = typer.Option(
-        None, help="Server URL, e.g. http://localhost:8000/v1 (default OPENAI_BASE_URL)."
-    ),
-    api_key: str | None = typer.Option(None, help="API key (default: AUDIOMM_API_KEY or OPENAI_API_KEY)."),
-    max_chunk_seconds: float | None = typer.Option(
-        None, help="Chunk window (default: the model's, from its knowledge entry)."
-    ),
     fmt: str = typer.Option("md", "--format", help="md, json, srt or vtt."),
     out_path: Path | None = typer.Option(
         None, "--out", help="Write here (atomically) instead of the terminal."
     ),
-    system: str | None = typer.Option(None, help="System prompt (overrides the preset's)."),
-    prompt: str | None = typer.Option(None, help="Your own prompt instead of a preset's."),
-    prompt_file: Path | None = typer.Option(None, help="Read --prompt from a file."),
-    template: Path | None = typer.Option(
-        None, help="Template file for presets that fill one (voice-journal)."
-    ),
-    presets_dir: Path | None = typer.Option(None, help="A directory of your own preset files (*.toml)."),
-    reduce_model: str | None = typer.Option(
-        None, help="A text model for the reduce step (default: the same model)."
-    ),
-    vad: bool = typer.Option(RO.vad, help="--no-vad: fixed windows over everything (sound-scene tasks)."),
-    channel: str = typer.Option(RO.channel, help="mix, left, right or a channel number."),
-    batch_size: int = typer.Option(
-        BC.batch_size, help="Chunks per batch (one batched generate with transformers)."
-    ),
-    device: str | None = typer.Option(None, help="transformers: cpu, cuda, cuda:1, mps (default: auto)."),
-    dtype: str | None = typer.Option(
-        None, help="transformers: float32, bfloat16, float16 (default: bf16 on CUDA, fp32 on CPU)."
-    ),
-    trust_remote_code: bool = typer.Option(
-        False, "--trust-remote-code", help="transformers: allow a model's own code from the Hub."
-    ),
-    quantize: str | None = typer.Option(
-        None, help="transformers on a CUDA GPU: 4bit or 8bit (bitsandbytes)."
-    ),
-    concurrency: int = typer.Option(BC.concurrency, help="Requests in flight at once (servers)."),
-    timeout: float = typer.Option(BC.timeout, help="Per-request timeout in seconds."),
-    retries: int = typer.Option(BC.retries, help="Retries per request on 429/5xx/timeouts (with backoff)."),
-    max_new_tokens: int | None = typer.Option(None, help="Output tokens per chunk (default: the model's)."),
-    cache: bool = typer.Option(
-        RO.reuse,
-        help="--no-cache: recompute chunks and merges even if a previous run finished them (the new ones are kept).",
-    ),
-    llm: str | None = typer.Option(
-        None, help="classic: the text LLM after Whisper (model id, local dir, or a .gguf file)."
-    ),
-    llm_backend: str | None = typer.Option(
-        None, help="classic: transformers or openai for --llm (default: transformers for a local path)."
-    ),
-    language: str | None = typer.Option(
-        None, help="The spoken language for Whisper or a transcription endpoint (default: detected)."
-    ),
-    transcription_endpoint: bool = typer.Option(
-        BC.transcriptions, help="openai: send verbatim presets to the server's /v1/audio/transcriptions."
-    ),
 ):
     """Turn a recording into the text you need, with an audio model, whatever its length."""
-    from audiomm.tasks.presets import resolve
     from audiomm.tasks.writers import FORMATS
 
     if fmt not in FORMATS:
         raise AudiommError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if out_path is not None:  # before any model call: a run's result never has nowhere to go
-        output_file(out_path, "--out", inputs=(file, prompt_file, template))
-    config = BackendConfig(
-        backend=backend,
-        model=model,
-        base_url=base_url,
-        api_key=api_key,
-        concurrency=concurrency,
-        timeout=timeout,
-        retries=retries,
-        batch_size=batch_size,
-        device=device,
-        dtype=dtype,
-        trust_remote_code=trust_remote_code,
-        quantize=quantize,
-        language=language,
-        transcriptions=transcription_endpoint,
-    )
-    options = RunOptions(
-        max_chunk_seconds=max_chunk_seconds,
-        vad=vad,
-        channel=channel,
-        max_new_tokens=max_new_tokens,
-        template=read_user_text(template, "--template") if template else None,
-        reduce_model=reduce_model,
-        reuse=cache,
-        log=False,  # logged below, with where the output went
-    )
-    the_prompt = read_user_text(prompt_file, "--prompt-file") if prompt_file else prompt
-    the_preset = resolve(preset, prompt=the_prompt, system=system, presets_dir=presets_dir, on_skip=warn)
-    execute(file, the_preset, with_llm(config, llm, llm_backend), options, out_path, fmt)
+        output_file(out_path, "--out", inputs=(file, job.prompt_file, job.template))
+    options = job.options(log=False)  # logged after the output is written, with where it went
+    execute(file, job.resolved_preset(on_skip=warn), job.config(), options, out_path, fmt)
 
 
 def execute(
