@@ -74,8 +74,8 @@ def test_precisions_order_and_embeddings_kept(cat):
 
 def test_real_gguf_file_size_wins(cat):
     f = cat.family("qwen2-audio-7b-instruct")
-    e = sizing.estimate(f.canonical_id, f.family, f.params_total, sizing.quant("Q4_K_M"), gguf_file_bytes=4.68e9,
-                        mmproj_bytes=1.3e9)  # fmt: skip
+    files = {"gguf_file_bytes": 4.68e9, "mmproj_bytes": 1.3e9}
+    e = sizing.estimate(f.canonical_id, f.family, f.params_total, sizing.quant("Q4_K_M"), **files)
     t = terms(e)
     assert t["decoder weights"] == 4.68e9 and t["audio encoder"] == 1.3e9
     assert any("file size" in x.how for x in e.terms)
@@ -107,8 +107,8 @@ def test_cli_size_and_fits(tmp_path):
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["estimate"]["quant"] == "nf4" and doc["estimate"]["family"] == "qwen2-audio-7b-instruct"
-    assert {t["name"] for t in doc["estimate"]["terms"]} == {"decoder weights", "audio encoder", "KV cache",
-                                                             "runtime overhead"}  # fmt: skip
+    names = {t["name"] for t in doc["estimate"]["terms"]}
+    assert names == {"decoder weights", "audio encoder", "KV cache", "runtime overhead"}
     assert [a["quant"] for a in doc["all"]][:2] == ["bf16", "fp8"]
     r = run_cli("size", "qwen2-audio-7b-instruct")
     assert r.returncode == 0 and "KV cache" in r.stdout and "Q4_K_M" in r.stdout

@@ -58,8 +58,10 @@ def test_ollamas_openai_layer_is_named():
         load(config(srv, "gemma4:e4b"))
 
 
-@pytest.mark.parametrize("model, order", [("qwen2-audio-7b-instruct", ["input_audio", "text"]),
-                                          ("audio-flamingo-3", ["text", "input_audio"])])  # fmt: skip
+ORDERS = [("qwen2-audio-7b-instruct", ["input_audio", "text"]), ("audio-flamingo-3", ["text", "input_audio"])]
+
+
+@pytest.mark.parametrize("model, order", ORDERS)
 def test_audio_goes_where_the_models_template_puts_it(model, order):
     with OpenAIServer(model=model) as srv:
         b = load(config(srv, model))

@@ -61,18 +61,31 @@ def test_page_with_missing_facts_reads_correctly(pages):
 
 def test_rich_page_has_the_profile(pages):
     text = (pages / "families" / "qwen2-audio-7b-instruct.md").read_text()
-    for expected in ("[Paper](https://arxiv.org/abs/2407.10759)", "| Developer | Qwen team, Alibaba Cloud |",
-                     "| Max audio per call | 30 s (model card) |", "| audiomm chunks at | 30 s |", "| bf16 |", "| Q4_K_M |", "**vLLM**", "**llama.cpp**: GGUF in 4",
-                     "## Known limits", "knowledge base:", "fine-tuned as [stresslm](stresslm.md)"):  # fmt: skip
-        assert expected in text, expected
+    expected = [
+        "[Paper](https://arxiv.org/abs/2407.10759)",
+        "| Developer | Qwen team, Alibaba Cloud |",
+        "| Max audio per call | 30 s (model card) |",
+        "| audiomm chunks at | 30 s |",
+        "| bf16 |",
+        "| Q4_K_M |",
+        "**vLLM**",
+        "**llama.cpp**: GGUF in 4",
+        "## Known limits",
+        "knowledge base:",
+        "fine-tuned as [stresslm](stresslm.md)",
+    ]
+    for line in expected:
+        assert line in text, line
+
+
+EXTERNAL = r"https://(huggingface\.co/[\w.-]+/[\w.-]+|arxiv\.org/abs/[\d.]+|github\.com/[\w./-]+)"
 
 
 def test_links_resolve(pages):
     for p in md_files(pages):
         for target in LINK.findall(p.read_text()):
             if target.startswith("https://"):
-                assert re.fullmatch(r"https://(huggingface\.co/[\w.-]+/[\w.-]+|arxiv\.org/abs/[\d.]+|github\.com/[\w./-]+)",
-                                    target), target  # fmt: skip
+                assert re.fullmatch(EXTERNAL, target), target
             else:
                 assert (p.parent / target).resolve().exists(), f"{p.name}: broken link {target}"
 
@@ -98,8 +111,9 @@ def test_changes_page_from_two_snapshots(tmp_path):
     db = tmp_path / "db.sqlite"
     with Store(db) as store:
         for recs, day in ((records, "2026-01-01"), (newer, "2026-02-01")):
-            store.save(source="test", shape=snap.shape, records=recs, facts=Facts(), complete=True, missing=[],
-                       skipped=[], taken_at=f"{day}T00:00:00+00:00")  # fmt: skip
+            at = f"{day}T00:00:00+00:00"
+            empty = {"facts": Facts(), "missing": [], "skipped": []}
+            store.save(source="test", shape=snap.shape, records=recs, complete=True, taken_at=at, **empty)
     out = tmp_path / "pages"
     r = run_cli("catalog", "pages", "--db", str(db), "--out", str(out), "--no-charts")
     assert r.returncode == 0, r.stderr

@@ -212,48 +212,57 @@ def parse_api_record(d: object) -> RawModel:
             last_modified=_str(d.get("lastModified"), "lastModified"),
             storage_bytes=_count(d.get("usedStorage"), "usedStorage", MAX_BYTES, default=None),
         )
-        st = d.get("safetensors")
-        if st is not None:
-            if not isinstance(st, dict):
-                raise BadRecord("safetensors is not an object")
-            by_dtype = st.get("parameters") or {}
-            if not isinstance(by_dtype, dict):
-                raise BadRecord("safetensors.parameters is not an object")
-            rm.params_by_dtype = {
-                str(k): _count(v, f"safetensors.parameters[{k}]", MAX_PARAMS) or 0
-                for k, v in by_dtype.items()
-            }
-            rm.tensor_types = list(rm.params_by_dtype)
-            total = st.get("total")
-            rm.params = (
-                _count(total, "safetensors.total", MAX_PARAMS, default=None)
-                if total is not None
-                else (sum(rm.params_by_dtype.values()) or None)
-            )
-        cfg = d.get("config")
-        if isinstance(cfg, dict):
-            rm.config = cfg
-            rm.architectures = _str_list(cfg.get("architectures"), "config.architectures")
-            mt = cfg.get("model_type")
-            rm.model_type = mt if isinstance(mt, str) else None
-        gg = d.get("gguf")
-        if isinstance(gg, dict):
-            rm.gguf = gg
-        sib = d.get("siblings")
-        if isinstance(sib, list):
-            rm.files = [
-                FileEntry(s["rfilename"], _count(s.get("size"), "siblings.size", MAX_BYTES, default=None))
-                for s in sib
-                if isinstance(s, dict) and isinstance(s.get("rfilename"), str)
-            ]
-        card = d.get("cardData")
-        if isinstance(card, dict):
-            lic = card.get("license")
-            rm.license = lic if isinstance(lic, str) else None
-            rm.languages = _str_list(card.get("language"), "cardData.language")
+        _read_safetensors(rm, d.get("safetensors"))
+        _read_config_files_card(rm, d)
     except BadRecord as exc:
         raise BadRecord(f"{rid}: {exc}") from None
     return _common(rm)
+
+
+def _read_safetensors(rm: RawModel, st: object) -> None:
+    """Parameter counts per dtype and in total, from the ``safetensors`` field."""
+    if st is None:
+        return
+    if not isinstance(st, dict):
+        raise BadRecord("safetensors is not an object")
+    by_dtype = st.get("parameters") or {}
+    if not isinstance(by_dtype, dict):
+        raise BadRecord("safetensors.parameters is not an object")
+    rm.params_by_dtype = {
+        str(k): _count(v, f"safetensors.parameters[{k}]", MAX_PARAMS) or 0 for k, v in by_dtype.items()
+    }
+    rm.tensor_types = list(rm.params_by_dtype)
+    total = st.get("total")
+    rm.params = (
+        _count(total, "safetensors.total", MAX_PARAMS, default=None)
+        if total is not None
+        else (sum(rm.params_by_dtype.values()) or None)
+    )
+
+
+def _read_config_files_card(rm: RawModel, d: dict) -> None:
+    """What the config, GGUF metadata, file list and model card add."""
+    cfg = d.get("config")
+    if isinstance(cfg, dict):
+        rm.config = cfg
+        rm.architectures = _str_list(cfg.get("architectures"), "config.architectures")
+        mt = cfg.get("model_type")
+        rm.model_type = mt if isinstance(mt, str) else None
+    gg = d.get("gguf")
+    if isinstance(gg, dict):
+        rm.gguf = gg
+    sib = d.get("siblings")
+    if isinstance(sib, list):
+        rm.files = [
+            FileEntry(s["rfilename"], _count(s.get("size"), "siblings.size", MAX_BYTES, default=None))
+            for s in sib
+            if isinstance(s, dict) and isinstance(s.get("rfilename"), str)
+        ]
+    card = d.get("cardData")
+    if isinstance(card, dict):
+        lic = card.get("license")
+        rm.license = lic if isinstance(lic, str) else None
+        rm.languages = _str_list(card.get("language"), "cardData.language")
 
 
 # --------------------------------------------------------------------------- export shape
