@@ -218,19 +218,10 @@ class FrontEnd:
         return Analysis(self.info, self.report, plan, self.use_vad)
 
 
-def analyze(
-    path: str | os.PathLike,
-    *,
-    window_s: float,
-    use_vad: bool = True,
-    channel: str | int = "mix",
-    overlap_s: float = 1.0,
-    vad_options: VadOptions | None = None,
-    backend: str = "silero",
-) -> Analysis:
-    """Format, speech, the chunk plan and its coverage (the front end run to the end, no audio kept)."""
-    options = {"use_vad": use_vad, "channel": channel, "overlap_s": overlap_s, "vad_options": vad_options}
-    front = FrontEnd(path, window_s=window_s, backend=backend, keep_audio=False, **options)
+def analyze(path: str | os.PathLike, **options) -> Analysis:
+    """Format, speech, the chunk plan and its coverage: the front end run to the end, no audio kept
+    (``options``: those of :class:`FrontEnd`, ``window_s`` first among them)."""
+    front = FrontEnd(path, keep_audio=False, **options)
     for _ in front:
         pass
     return front.analysis

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
+from audiomm.audio.decode import reblock
 from audiomm.errors import AudiommError
 
 RATE = 16_000
@@ -113,22 +114,12 @@ def get_backend(name: str = "silero") -> SpeechProbabilities:
 
 
 def _rebatch(blocks: Iterable[np.ndarray], size: int, final_pad: bool) -> Iterator[np.ndarray]:
-    """Re-cut a stream of blocks into ``size``-sample blocks; the tail is zero-padded to a whole window."""
-    pending: list[np.ndarray] = []
-    n = 0
-    for b in blocks:
-        pending.append(b)
-        n += len(b)
-        if n >= size:
-            buf = np.concatenate(pending)
-            k = (len(buf) // WINDOW) * WINDOW
-            yield buf[:k]
-            pending, n = [buf[k:]], len(buf) - k
-    if n:
-        buf = np.concatenate(pending)
-        if final_pad and len(buf) % WINDOW:
-            buf = np.concatenate([buf, np.zeros(WINDOW - len(buf) % WINDOW, np.float32)])
-        yield buf
+    """Re-cut a stream of blocks into ``size``-sample blocks (``size`` whole windows); the tail is
+    zero-padded to a whole window."""
+    for b in reblock(iter(blocks), size):
+        if final_pad and len(b) % WINDOW:
+            b = np.concatenate([b, np.zeros(WINDOW - len(b) % WINDOW, np.float32)])
+        yield b
 
 
 class RegionTracker:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -83,6 +84,21 @@ class Backend(Protocol):
     def generate(self, requests: list[Request]) -> Iterator[tuple[int, Response]]:
         """Yield (index in ``requests``, response) as each one finishes."""
         ...
+
+
+def concurrently(
+    one: Callable[[Request], Response], requests: list[Request], workers: int
+) -> Iterator[tuple[int, Response]]:
+    """``one`` on every request, ``workers`` at a time; (index, response) as each one finishes (a server's
+    ``generate``)."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(one, r): i for i, r in enumerate(requests)}
+        try:
+            for fut in as_completed(futures):
+                yield futures[fut], fut.result()
+        finally:
+            for f in futures:
+                f.cancel()
 
 
 def audio_seconds(request: Request) -> float:

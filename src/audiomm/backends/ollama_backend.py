@@ -11,9 +11,16 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from audiomm.backends.base import BackendError, Request, Response, audible, audio_seconds, wav_bytes
+from audiomm.backends.base import (
+    BackendError,
+    Request,
+    Response,
+    audible,
+    audio_seconds,
+    concurrently,
+    wav_bytes,
+)
 from audiomm.config import BackendConfig, public_url
 from audiomm.errors import first_line
 from audiomm.knowledge import ModelSpec, spec_for
@@ -116,11 +123,4 @@ class OllamaBackend:
         )
 
     def generate(self, requests: list[Request]) -> Iterator[tuple[int, Response]]:
-        with ThreadPoolExecutor(max_workers=self.batch_size) as pool:
-            futures = {pool.submit(self._one, r): i for i, r in enumerate(requests)}
-            try:
-                for fut in as_completed(futures):
-                    yield futures[fut], fut.result()
-            finally:
-                for f in futures:
-                    f.cancel()
+        return concurrently(self._one, requests, self.batch_size)

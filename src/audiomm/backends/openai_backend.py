@@ -13,10 +13,17 @@ import base64
 import os
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
-from audiomm.backends.base import BackendError, ContextExceeded, Request, Response, audible, wav_bytes
+from audiomm.backends.base import (
+    BackendError,
+    ContextExceeded,
+    Request,
+    Response,
+    audible,
+    concurrently,
+    wav_bytes,
+)
 from audiomm.config import BackendConfig, public_url, resolve_api_key
 from audiomm.errors import first_line
 from audiomm.knowledge import spec_for
@@ -224,14 +231,7 @@ class OpenAIBackend:
         return BackendError(f"{where}: {first_line(exc)}")
 
     def generate(self, requests: list[Request]) -> Iterator[tuple[int, Response]]:
-        with ThreadPoolExecutor(max_workers=self.batch_size) as pool:
-            futures = {pool.submit(self._one, r): i for i, r in enumerate(requests)}
-            try:
-                for fut in as_completed(futures):
-                    yield futures[fut], fut.result()
-            finally:
-                for f in futures:
-                    f.cancel()
+        return concurrently(self._one, requests, self.batch_size)
 
 
 def _message(exc: Exception) -> str:
