@@ -334,7 +334,7 @@ def test_a_database_that_is_not_a_snapshot_database_is_one_line_and_untouched(tm
 
 def test_ctrl_c_is_logged_as_interrupted_and_a_rerun_resumes(four, tmp_path):
     out = tmp_path / "out.json"
-    with OpenAIServer(delay=0.4) as srv:
+    with OpenAIServer(delay=1.5) as srv:  # slow enough that the signal lands mid-run on a busy machine
         args = ["run", str(four), "--model", MODEL, "--base-url", srv.url, "--max-chunk-seconds", "12"]
         args += ["--concurrency", "1", "--batch-size", "1", "--format", "json", "--out", str(out)]
         proc = start_cli(*args)
