@@ -4,6 +4,7 @@ OpenAI-compatible servers that answer "heard N seconds" for each chunk of audio 
 
 import base64
 import re
+import socket
 import time
 
 import httpx
@@ -244,3 +245,43 @@ def test_a_backend_failing_mid_run_is_502_naming_the_system(gateway, servers, tm
     t0 = time.monotonic()
     again = gateway.client().audio.transcriptions.create(file=open(path, "rb"), model="flaky")
     assert len(HEARD.findall(again.text)) == 4 and time.monotonic() - t0 < 30
+
+
+def leave_after(gateway, path, asked) -> None:
+    """A client that sends a transcription request, then hangs up once ``asked()`` is true."""
+    req = httpx.Request(
+        "POST",
+        f"{gateway.url}/v1/audio/transcriptions",
+        files={"file": ("a.wav", path.read_bytes())},
+        data={"model": "sys"},
+    )
+    head = "".join(f"{k}: {v}\r\n" for k, v in req.headers.items())
+    with socket.create_connection(("127.0.0.1", gateway.port)) as s:
+        s.sendall(f"POST /v1/audio/transcriptions HTTP/1.1\r\n{head}\r\n".encode() + req.read())
+        deadline = time.monotonic() + 30
+        while not asked() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_client_that_leaves_stops_its_work(gateway, servers, tmp_path, stream):
+    path, _ = recording(tmp_path / "left.wav", 14, pause=1.9 + stream / 10)
+    good = servers[0]
+    good.state.delay = 0.5  # four chunks at a time: 14 chunks take 2 s
+    before = len(good.state.audio)
+    try:
+        if stream:
+            events = gateway.client().audio.transcriptions.create(
+                file=open(path, "rb"), model="sys", stream=True
+            )
+            next(iter(events))  # the first text came: then the client goes
+            events.close()
+        else:
+            leave_after(gateway, path, lambda: len(good.state.audio) - before >= 4)
+        time.sleep(1.0)  # the requests in flight when it left come back; nothing new is asked
+        asked = len(good.state.audio) - before
+        time.sleep(1.0)
+    finally:
+        good.state.delay = 0.0
+    assert 4 <= len(good.state.audio) - before == asked < 14
+    assert httpx.get(f"{gateway.url}/health").json()["running"] == 0
