@@ -18,7 +18,7 @@ WINDOW_S = 29.989  # llama-server pads each call to whole 30 s windows: one samp
 def test_minutes_through_the_gateway_to_llama_server(tmp_path):
     model = build_tiny("qwen2-audio", tmp_path / "qwen2-audio")
     gguf, mmproj = convert(model, GGUF_CACHE)
-    path, clips = recording(tmp_path / "minutes.m4a", 10)
+    path, clips = recording(tmp_path / "minutes.m4a", 8)
     with LlamaServer(gguf, mmproj, ctx=8192, parallel=2, log_path=tmp_path / "llama.log") as server:
         systems = systems_file(
             tmp_path / "systems.toml", {"tiny": server.url}, str(server.model), max_new_tokens=8
