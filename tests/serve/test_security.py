@@ -72,6 +72,11 @@ def test_another_address_is_refused_without_keys(root):
     assert "--api-key-env NOT_SET_ANYWHERE: the variable is not set" in one_error(unset)
 
 
+def test_a_second_gateway_on_the_same_data_dir_is_refused(gateway, root):
+    p = run_cli("serve", "--systems", str(root / "systems.toml"), "--data-dir", str(root / "data"))
+    assert "another gateway is using it" in one_error(p)
+
+
 def test_every_request_needs_a_key_and_no_key_is_ever_written(gateway, short, root):
     for key in ("none", WRONG):
         with pytest.raises(openai.AuthenticationError) as exc:

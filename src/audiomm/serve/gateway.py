@@ -4,16 +4,19 @@ upload folder, the chunk cache, the jobs; and :class:`Exchange`, one request's h
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from starlette.requests import Request
 
+from audiomm.errors import AudiommError
 from audiomm.longform import Event, Finished, RunResult
 from audiomm.longform.cache import ChunkCache
+from audiomm.paths import output_dir
 from audiomm.serve.errors import Cancelled, QueueFull
 from audiomm.serve.feed import Feed
 from audiomm.serve.pool import SystemPool
@@ -28,6 +31,20 @@ if TYPE_CHECKING:
     from audiomm.serve.jobs import Jobs
 
 
+def hold(path: Path) -> IO[str]:
+    """An exclusive lock on the data dir for this process's life (the system drops it at any exit, SIGKILL
+    too): two gateways on one data dir would run each other's jobs and remove each other's uploads."""
+    fh = open(path, "a")  # noqa: SIM115 - held open for the life of the process
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        raise AudiommError(
+            f"--data-dir {path.parent}: another gateway is using it; give each gateway its own --data-dir"
+        ) from None
+    return fh
+
+
 def gateway_of(request: Request) -> Gateway:
     """The gateway a request came to."""
     return request.app.state.gateway
@@ -37,8 +54,9 @@ class Gateway:
     """Everything a request needs, shared by all of them."""
 
     def __init__(self, settings: GatewaySettings, systems: list[System], keys: tuple[str, ...]):
-        root = settings.directory()
+        root = output_dir(settings.directory(), "--data-dir")
         root.mkdir(parents=True, exist_ok=True)
+        self.held = hold(root / "gateway.lock")
         self.settings, self.keys = settings, keys
         self.pool = SystemPool(systems, settings.per_system)
         self.scheduler = Scheduler(settings.max_jobs, settings.queue)
