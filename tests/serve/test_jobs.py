@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+pytest.importorskip("fastapi", reason="audiomm serve needs the [serve] extra")
+
 from tests.helpers.gateway import Gateway, free_port, recording, systems_file
 from tests.helpers.openai_server import MODEL, OpenAIServer
 

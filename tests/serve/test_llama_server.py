@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("fastapi", reason="audiomm serve needs the [serve] extra")
+
 pytest.importorskip("transformers", reason="the tiny model is built with transformers ([local] extra)")
 
 from tests.helpers.gateway import Gateway, recording, systems_file  # noqa: E402

@@ -11,6 +11,8 @@ import httpx
 import numpy as np
 import pytest
 
+pytest.importorskip("fastapi", reason="audiomm serve needs the [serve] extra")
+
 from tests.helpers.audio import clip, join, write_float_wav
 from tests.helpers.gateway import Gateway, recording, systems_file
 from tests.helpers.openai_server import MODEL, OpenAIServer
@@ -43,6 +45,7 @@ def studio_export(path, minutes_of_clips: int):
     return write_float_wav(path, np.stack([at_48k, at_48k]), rate=48_000)
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="peak memory is read from /proc (Linux)")
 def test_twenty_clients_all_answered_with_bounded_memory(server, tmp_path):
     base = studio_export(tmp_path / "base.wav", CLIPS)
     files = copies(base, CLIENTS, tmp_path)

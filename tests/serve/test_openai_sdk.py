@@ -11,6 +11,8 @@ import httpx
 import openai
 import pytest
 
+pytest.importorskip("fastapi", reason="audiomm serve needs the [serve] extra")
+
 from tests.helpers.gateway import Gateway, free_port, recording, systems_file
 from tests.helpers.openai_server import MODEL, OpenAIServer
 
@@ -110,6 +112,7 @@ def test_streaming_text_arrives_before_the_end(gateway, servers, tmp_path):
     assert done.audiomm["covered_ratio"] == 1.0
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK marks translations deprecated
 def test_translations_ask_for_english(gateway, servers, tmp_path):
     path, _ = recording(tmp_path / "fr.wav", 2, pause=1.1)
     before = len(servers[0].state.audio)

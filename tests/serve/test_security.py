@@ -9,6 +9,8 @@ import httpx
 import openai
 import pytest
 
+pytest.importorskip("fastapi", reason="audiomm serve needs the [serve] extra")
+
 from tests.helpers.cli import one_error, run_cli
 from tests.helpers.gateway import Gateway, free_port, recording, systems_file
 from tests.helpers.openai_server import MODEL, OpenAIServer
