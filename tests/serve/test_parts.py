@@ -9,12 +9,12 @@ import pytest
 
 pytest.importorskip("fastapi", reason="audiomm serve needs the [serve] extra")
 
-from audiomm.longform import ChunkResult  # noqa: E402
-from audiomm.longform.merge import segments  # noqa: E402
-from audiomm.serve.errors import ApiError, QueueFull  # noqa: E402
-from audiomm.serve.replies import TextDeltas, paragraphs  # noqa: E402
-from audiomm.serve.scheduler import Scheduler  # noqa: E402
-from audiomm.serve.wire import chat_request  # noqa: E402
+from audiomm.longform import ChunkResult
+from audiomm.longform.merge import segments
+from audiomm.serve.errors import ApiError, QueueFull
+from audiomm.serve.replies import TextDeltas, paragraphs
+from audiomm.serve.scheduler import Scheduler
+from audiomm.serve.wire import chat_request
 
 
 def test_slots_per_system_and_a_bounded_queue():

@@ -35,7 +35,7 @@ from audiomm.serve.replies import (
 )
 from audiomm.serve.uploads import Upload, checked, join_audio, read_json, save_base64
 from audiomm.serve.wire import ChatRequest, chat_request
-from audiomm.serve.work import Work
+from audiomm.serve.work import prepared
 from audiomm.systems import System
 from audiomm.tasks.presets import custom
 
@@ -57,7 +57,7 @@ async def chat_completions(request: Request) -> Response:
     try:
         upload = await audio_of(gw, ex, req)
         options = run_options(system, temperature=req.temperature, max_tokens=req.max_tokens, seed=req.seed)
-        work = Work(system.name, upload, chat_preset(req), options)
+        work = prepared(system, upload, chat_preset(req), options)
         ex.start(work)
         cid = completion_id()
         if req.stream:

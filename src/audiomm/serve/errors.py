@@ -72,6 +72,8 @@ def api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
     message = scrub_urls(str(exc))  # a server URL in a message never carries its credentials
+    if isinstance(exc, Cancelled):  # nobody reads it: the client has gone (499, as proxies log it)
+        return ApiError(499, message, code="client_closed")
     if isinstance(exc, QueueFull):
         retry = {"Retry-After": str(exc.retry_after)}
         return ApiError(429, message, "rate_limit_error", code="queue_full", headers=retry)

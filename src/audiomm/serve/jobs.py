@@ -20,7 +20,7 @@ from audiomm.serve.scheduler import Ticket
 from audiomm.serve.store import OVER, Job
 from audiomm.serve.uploads import Upload, label
 from audiomm.serve.wire import RESULT_FORMATS, JobRequest
-from audiomm.serve.work import Progress, Work, perform
+from audiomm.serve.work import Progress, Work, perform, prepared
 from audiomm.tasks.writers import render
 
 
@@ -71,7 +71,7 @@ class Jobs:
         system = self.gateway.pool.get(req.system)
         preset = job_preset(req)
         options = run_options(system, template=req.template)
-        preset.render(preset.chunk_prompt, options.template)  # a preset that fills a template needs one
+        prepared(system, file, preset, options)  # refused now (400) rather than failed later
         job_id = f"job_{secrets.token_hex(12)}"
         path = file.path
         if owned:

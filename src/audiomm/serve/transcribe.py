@@ -18,7 +18,7 @@ from audiomm.serve.prompts import run_options, transcription_preset, translation
 from audiomm.serve.replies import PING_S, TextDeltas, sse, text_delta, text_done, transcription
 from audiomm.serve.uploads import checked, read_form
 from audiomm.serve.wire import TranscriptionRequest, transcription_request
-from audiomm.serve.work import Work
+from audiomm.serve.work import Work, prepared
 
 router = APIRouter()
 
@@ -61,7 +61,7 @@ async def work_for(gw: Gateway, req: TranscriptionRequest, task: str) -> Work:
     system = gw.pool.get(req.model)
     await anyio.to_thread.run_sync(checked, req.file)
     preset = transcription_preset(req) if task == "transcribe" else translation_preset(req)
-    return Work(system.name, req.file, preset, run_options(system, temperature=req.temperature))
+    return prepared(system, req.file, preset, run_options(system, temperature=req.temperature))
 
 
 async def deltas(ex: Exchange) -> AsyncIterator[dict]:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
+from audiomm.api import preflight
 from audiomm.audio.decode import AudioError
 from audiomm.backends import Backend
 from audiomm.backends.base import BackendError
@@ -16,6 +17,7 @@ from audiomm.longform import ChunkDone, Event, Finished, Planned, RunResult, str
 from audiomm.longform.cache import ChunkCache
 from audiomm.serve.errors import Cancelled, SystemFailed
 from audiomm.serve.uploads import Upload, in_words
+from audiomm.systems import System
 from audiomm.tasks.presets import Preset
 
 
@@ -27,6 +29,14 @@ class Work:
     upload: Upload
     preset: Preset
     options: RunOptions
+
+
+def prepared(system: System, upload: Upload, preset: Preset, options: RunOptions) -> Work:
+    """The work, once what can be refused without the model is checked (a preset the system cannot run, a
+    template missing, a window over the model's): a 400 at once, not a failure later."""
+    preflight(system.config, preset, options)
+    preset.render(preset.chunk_prompt, options.template)
+    return Work(system.name, upload, preset, options)
 
 
 @dataclass
