@@ -102,12 +102,15 @@ def create_app(gateway: Gateway) -> FastAPI:
         api.include_router(module.router)
     api.include_router(model_routes())
     app.include_router(api)
-    app.add_exception_handler(
-        HTTPException, lambda request, exc: error_response(ApiError(exc.status_code, str(exc.detail)))
-    )
+    app.add_exception_handler(HTTPException, http_error)
     app.add_middleware(Errors)
     app.add_middleware(AccessLog)
     return app
+
+
+def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    """Starlette's own refusals (an unknown path, a wrong method) in OpenAI's shape."""
+    return error_response(ApiError(exc.status_code, str(exc.detail)))
 
 
 def open_routes() -> APIRouter:

@@ -7,7 +7,7 @@ import asyncio
 import fcntl
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -67,6 +67,10 @@ class Gateway:
         self.loop: asyncio.AbstractEventLoop | None = None  # set when the application starts
         self.jobs: Jobs | None = None  # made when the application starts (they need the loop)
 
+    def perform(self, work: Work, emit: Callable[[Event], None], cancelled: threading.Event) -> RunResult:
+        """``work`` on its system's shared backend (loaded now if need be) with the gateway's chunk cache."""
+        return perform(work, self.pool.backend(work.system), self.cache, emit, cancelled)
+
     def run(self, ticket: Ticket, work: Work) -> tuple[Feed, threading.Event]:
         """Start ``work`` on its reserved place. Its runner events, then its end (the exception it raised,
         if any), arrive on the feed; setting the event stops it."""
@@ -74,7 +78,7 @@ class Gateway:
 
         def go() -> None:
             try:
-                perform(work, self.pool.backend(work.system), self.cache, feed.push, cancelled)
+                self.perform(work, feed.push, cancelled)
             except BaseException as exc:  # noqa: BLE001 - handed to the request, which answers with it
                 feed.push(exc)
             finally:

@@ -8,6 +8,7 @@ import os
 import secrets
 import threading
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from audiomm.longform import ChunkDone, Event, Planned
@@ -20,7 +21,7 @@ from audiomm.serve.scheduler import Ticket
 from audiomm.serve.store import OVER, Job
 from audiomm.serve.uploads import Upload, label
 from audiomm.serve.wire import RESULT_FORMATS, JobRequest
-from audiomm.serve.work import Progress, Work, perform, prepared
+from audiomm.serve.work import Progress, Work, prepared
 from audiomm.tasks.writers import render
 
 
@@ -118,16 +119,10 @@ class Jobs:
 
     def attempt(self, job: Job, live: Live) -> None:
         progress = Progress()
+        emit = partial(self.record, job.id, live, progress)
         try:
             work = Work(job.system, Upload(Path(job.file), job.name, 0), job.preset, job.options)
-            backend = self.gateway.pool.backend(job.system)
-            result = perform(
-                work,
-                backend,
-                self.gateway.cache,
-                lambda e: self.record(job.id, live, progress, e),
-                live.cancelled,
-            )
+            result = self.gateway.perform(work, emit, live.cancelled)
         except Cancelled:
             self.end(job.id, live, "cancelled")
             return

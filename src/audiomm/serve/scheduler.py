@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from audiomm.serve.errors import QueueFull
 
 log = logging.getLogger("audiomm.serve")
-FIRST_GUESS_S = 10.0  # how long one recording takes, until the gateway has timed some
+FIRST_GUESS_S = 5.0  # how long one recording takes, until the gateway has timed some
 MAX_RETRY_AFTER_S = 60  # what OpenAI's SDKs wait at most before a retry
 
 
@@ -90,9 +90,9 @@ class Scheduler:
                 self.dispatch()
 
     def retry_after(self) -> int:
-        """Seconds until a place is likely free: the work ahead, at the recent pace, over the slots."""
-        ahead = len(self.waiting) + sum(self.running.values())
-        return int(min(MAX_RETRY_AFTER_S, max(1, math.ceil(self.seconds * ahead / self.max_running / 2))))
+        """Seconds until a place is likely free: one recording's time, at the recent pace, over the slots
+        (a place frees each time a slot does)."""
+        return int(min(MAX_RETRY_AFTER_S, max(1, math.ceil(self.seconds / self.max_running))))
 
     def status(self) -> dict:
         with self.lock:
