@@ -233,7 +233,9 @@ def test_a_backend_that_is_down_is_503_naming_the_system(gateway, minutes):
         gateway.client().audio.transcriptions.create(file=open(path, "rb"), model="down")
     assert exc.value.status_code == 503 and exc.value.body["code"] == "backend_unavailable"
     assert exc.value.body["message"].startswith("system 'down': cannot reach http://127.0.0.1:")
-    assert "down" in httpx.get(f"{gateway.url}/health").json()["systems"]
+    with pytest.raises(openai.InternalServerError, match="system 'down': cannot reach"):  # a stream too
+        gateway.client().audio.transcriptions.create(file=open(path, "rb"), model="down", stream=True)
+    assert httpx.get(f"{gateway.url}/health").json()["systems"]["down"] == "unavailable"
 
 
 def test_a_backend_failing_mid_run_is_502_naming_the_system(gateway, servers, tmp_path):

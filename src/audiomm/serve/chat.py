@@ -50,6 +50,7 @@ async def chat_completions(request: Request) -> Response:
     limit = gw.settings.upload_limit * 4 // 3 + JSON_OVERHEAD_BYTES  # base64 is 4/3 of the audio
     req = chat_request(await read_json(request, limit))
     system = gw.pool.get(req.model)
+    await anyio.to_thread.run_sync(gw.pool.backend, system.name)  # a system down is a 503, even for a stream
     if not req.audio:
         return await text_answer(gw, req, system)
     ex = await Exchange.open(request, gw, unread=False)
@@ -127,7 +128,7 @@ async def text_answer(gw: Gateway, req: ChatRequest, system: System) -> Response
     models that ignore one). Not queued: it holds no recording."""
     if not req.prompt.strip():
         raise ApiError(400, "the messages hold no user text and no audio", param="messages")
-    backend = await anyio.to_thread.run_sync(gw.pool.backend, system.name)
+    backend = gw.pool.backend(system.name)  # loaded: the request checked it
     options = run_options(system, temperature=req.temperature, max_tokens=req.max_tokens, seed=req.seed)
     ask = chunk_prompt(custom(req.system, req.prompt), backend, options)
     question = ModelRequest(ask.prompt, None, ask.system, ask.settings)

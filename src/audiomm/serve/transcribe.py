@@ -59,6 +59,7 @@ async def transcribe(request: Request, task: str) -> Response:
 
 async def work_for(gw: Gateway, req: TranscriptionRequest, task: str) -> Work:
     system = gw.pool.get(req.model)
+    await anyio.to_thread.run_sync(gw.pool.backend, system.name)  # a system down is a 503, even for a stream
     await anyio.to_thread.run_sync(checked, req.file)
     preset = transcription_preset(req) if task == "transcribe" else translation_preset(req)
     return prepared(system, req.file, preset, run_options(system, temperature=req.temperature))
