@@ -121,10 +121,11 @@ def write(
 
 
 def write_float_wav(path: Path, audio: np.ndarray, rate: int = RATE) -> Path:
-    """A 32-bit float WAV written byte by byte (can hold NaN and inf)."""
-    data = audio.astype("<f4").tobytes()
+    """A 32-bit float WAV written byte by byte (can hold NaN and inf); ``audio`` mono, or (channels, n)."""
+    channels = 1 if audio.ndim == 1 else audio.shape[0]
+    data = (audio if audio.ndim == 1 else audio.T).astype("<f4").tobytes()  # interleaved
     header = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVE"
-    header += b"fmt " + struct.pack("<IHHIIHH", 16, 3, 1, rate, rate * 4, 4, 32)
+    header += b"fmt " + struct.pack("<IHHIIHH", 16, 3, channels, rate, rate * 4 * channels, 4 * channels, 32)
     header += b"data" + struct.pack("<I", len(data))
     path.write_bytes(header + data)
     return path

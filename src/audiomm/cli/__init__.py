@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from audiomm.cli import audio, catalog, evaluate, models, run
+from audiomm.cli import audio, catalog, evaluate, models, run, serve
 from audiomm.cli.console import fail
 from audiomm.errors import AudiommError, first_line
 
@@ -20,6 +20,7 @@ app.command("size")(catalog.size_cmd)
 app.command("run")(run.run_cmd)
 app.command("presets")(run.presets_cmd)
 app.command("logs")(run.logs_cmd)
+app.command("serve")(serve.serve_cmd)
 
 INTERRUPTED = 130  # the shell's code for Ctrl-C
 

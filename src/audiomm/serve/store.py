@@ -1,0 +1,228 @@
+"""The jobs table: one SQLite file in the data dir (``jobs.sqlite``), so a job outlives the gateway.
+
+    jobs     id, status, system, preset + options (JSON: the run is the same after a restart), file (the
+             gateway's upload under uploads/ by job id, or the allowed local path), name (what the client
+             called it, shown only), owned, times, attempts, progress, error, coverage
+    chunks   (job, index) -> span, text, cached: the partial results, as they finish
+    results  (job, format) -> the rendered result (md, json, srt, vtt), written with the status in one
+             transaction: a job is done with all its results, or not done
+
+States: queued -> running -> done | failed | cancelled. A gateway stopped (even by SIGKILL) leaves its
+running jobs ``running``; at start they are queued again and rerun: the chunk cache answers every chunk
+that finished, so nothing finished is computed twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from audiomm.config import RunOptions
+from audiomm.errors import AudiommError
+from audiomm.longform import ChunkResult
+from audiomm.serve.work import Progress
+from audiomm.tasks.presets import Preset
+
+OVER = ("done", "failed", "cancelled")
+LIVE = ("queued", "running")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY, status TEXT NOT NULL, system TEXT NOT NULL, preset TEXT NOT NULL,
+    options TEXT NOT NULL, file TEXT NOT NULL, name TEXT NOT NULL, owned INTEGER NOT NULL,
+    created REAL NOT NULL, started REAL, finished REAL, attempts INTEGER NOT NULL DEFAULT 0,
+    chunks_done INTEGER NOT NULL DEFAULT 0, chunks_total INTEGER, input_s REAL,
+    audio_done_s REAL NOT NULL DEFAULT 0, error TEXT, coverage TEXT
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    job TEXT NOT NULL, idx INTEGER NOT NULL, start_s REAL NOT NULL, end_s REAL NOT NULL,
+    text TEXT NOT NULL, cached INTEGER NOT NULL, PRIMARY KEY (job, idx)
+);
+CREATE TABLE IF NOT EXISTS results (
+    job TEXT NOT NULL, format TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (job, format)
+);
+"""
+COLUMNS = (
+    "id, status, system, preset, options, file, name, owned, created, started, finished, attempts,"
+    " chunks_done, chunks_total, input_s, audio_done_s, error, coverage"
+)
+
+
+@dataclass
+class Job:
+    """One job as stored."""
+
+    id: str
+    status: str
+    system: str
+    preset: Preset
+    options: RunOptions
+    file: str
+    name: str
+    owned: bool
+    created: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+    attempts: int = 0
+    progress: Progress = field(default_factory=Progress)
+    error: dict | None = None
+    coverage: dict | None = None
+
+    def public(self) -> dict:
+        """The job as ``GET /v1/jobs/{id}`` shows it."""
+        progress = self.progress.to_dict()
+        if self.status != "running":
+            progress["eta_s"] = None
+        return {
+            "id": self.id,
+            "object": "audiomm.job",
+            "status": self.status,
+            "system": self.system,
+            "preset": self.preset.name,
+            "file": self.name,
+            "created_at": int(self.created),
+            "started_at": None if self.started is None else int(self.started),
+            "finished_at": None if self.finished is None else int(self.finished),
+            "attempts": self.attempts,
+            "progress": progress,
+            "coverage": self.coverage,
+            "error": self.error,
+            "result_url": f"/v1/jobs/{self.id}/result" if self.status == "done" else None,
+        }
+
+
+def from_row(row: tuple) -> Job:
+    (id_, status, system, preset, options, file, name, owned, created, started, finished, attempts) = row[:12]
+    done, total, input_s, audio_done, error, cov = row[12:]
+    progress = Progress(done, total, input_s, audio_done, started or created)
+    return Job(
+        id_,
+        status,
+        system,
+        Preset(**json.loads(preset)),
+        RunOptions(**json.loads(options)),
+        file,
+        name,
+        bool(owned),
+        created,
+        started,
+        finished,
+        attempts,
+        progress,
+        json.loads(error) if error else None,
+        json.loads(cov) if cov else None,
+    )
+
+
+class JobStore:
+    """The jobs database; one connection shared by the gateway's threads, one statement at a time."""
+
+    def __init__(self, path: Path):
+        self.path, self.lock = path, threading.Lock()
+        try:
+            self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise AudiommError(
+                f"{path}: not an audiomm jobs database ({exc}); move it away or choose another --data-dir"
+            ) from None
+
+    def write(self, first: tuple[str, tuple], *then: tuple[str, tuple]) -> bool:
+        """Run the statements in one transaction; the first decides: if it changes no row (the job is not
+        in the state it expects), nothing is written and the answer is False."""
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                if self.db.execute(*first).rowcount != 1:
+                    self.db.execute("ROLLBACK")
+                    return False
+                for sql, args in then:
+                    self.db.execute(sql, args)
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return True
+
+    def read(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self.lock:
+            return self.db.execute(sql, args).fetchall()
+
+    def add(self, job: Job) -> None:
+        row = (
+            job.id,
+            job.status,
+            job.system,
+            json.dumps(asdict(job.preset)),
+            json.dumps(asdict(job.options)),
+        )
+        rest = (job.file, job.name, int(job.owned), job.created)
+        sql = "INSERT INTO jobs (id, status, system, preset, options, file, name, owned, created) VALUES (?,?,?,?,?,?,?,?,?)"
+        self.write((sql, row + rest))
+
+    def get(self, job_id: str) -> Job | None:
+        rows = self.read(f"SELECT {COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        return from_row(rows[0]) if rows else None
+
+    def unfinished(self) -> list[Job]:
+        """Jobs queued or running when the gateway last stopped, oldest first."""
+        rows = self.read(f"SELECT {COLUMNS} FROM jobs WHERE status IN {LIVE} ORDER BY created")
+        return [from_row(r) for r in rows]
+
+    def requeue(self, job_id: str) -> None:
+        self.write(("UPDATE jobs SET status = 'queued' WHERE id = ? AND status = 'running'", (job_id,)))
+
+    def begin(self, job_id: str) -> bool:
+        """Mark a queued job running (a new attempt, progress from zero); False if it is not queued."""
+        sql = (
+            "UPDATE jobs SET status = 'running', started = ?, attempts = attempts + 1, chunks_done = 0,"
+            " audio_done_s = 0 WHERE id = ? AND status = 'queued'"
+        )
+        return self.write((sql, (time.time(), job_id)))
+
+    def progress(self, job_id: str, p: Progress, chunk: ChunkResult | None = None) -> None:
+        """The progress, with the chunk that just finished (kept as a partial result)."""
+        update = (
+            "UPDATE jobs SET chunks_done = ?, chunks_total = ?, input_s = ?, audio_done_s = ? WHERE id = ?",
+            (p.chunks_done, p.chunks_total, p.input_s, p.audio_done_s, job_id),
+        )
+        if chunk is None:
+            self.write(update)
+            return
+        c = chunk
+        keep = (
+            "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?)",
+            (job_id, c.index, c.start_s, c.end_s, c.text, int(c.cached)),
+        )
+        self.write(update, keep)
+
+    def chunks(self, job_id: str) -> list[dict]:
+        rows = self.read(
+            "SELECT idx, start_s, end_s, text, cached FROM chunks WHERE job = ? ORDER BY idx", (job_id,)
+        )
+        return [{"index": i, "start": a, "end": b, "text": t, "cached": bool(c)} for i, a, b, t, c in rows]
+
+    def finish(self, job_id: str, renders: dict[str, str], cov: dict) -> bool:
+        """Done, with every rendered result, in one transaction; False if the job was cancelled meanwhile."""
+        done = (
+            "UPDATE jobs SET status = 'done', finished = ?, coverage = ? WHERE id = ? AND status = 'running'",
+            (time.time(), json.dumps(cov), job_id),
+        )
+        keep = [
+            ("INSERT OR REPLACE INTO results VALUES (?,?,?)", (job_id, f, body))
+            for f, body in renders.items()
+        ]
+        return self.write(done, *keep)
+
+    def end(self, job_id: str, status: str, error: dict | None = None) -> bool:
+        """Failed or cancelled (only a job not over yet); False if it was over already."""
+        sql = f"UPDATE jobs SET status = ?, finished = ?, error = ? WHERE id = ? AND status IN {LIVE}"
+        return self.write((sql, (status, time.time(), json.dumps(error) if error else None, job_id)))
+
+    def result(self, job_id: str, fmt: str) -> str | None:
+        rows = self.read("SELECT body FROM results WHERE job = ? AND format = ?", (job_id, fmt))
+        return rows[0][0] if rows else None
