@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from audiomm.longform import ChunkDone, Event, Planned
+from audiomm.longform import ChunkDone, ChunkPlanned, Event, Planned
 from audiomm.serve.errors import ApiError, Cancelled, api_error
 from audiomm.serve.feed import Feed
 from audiomm.serve.gateway import Gateway
@@ -134,10 +134,14 @@ class Jobs:
             live.feed.push(state_event("job.done", self.get(job.id)))
 
     def record(self, job_id: str, live: Live, progress: Progress, event: Event) -> None:
-        """Keep a runner event (progress, the chunk's text) and pass it on. Events other than these (the chunk
-        plan as it grows, once the runner streams its planning) are not shown yet."""
+        """Keep a runner event (progress, the chunk's text) and pass it on: each planned chunk as the plan
+        grows, the plan once complete, each chunk's answer."""
         progress.see(event)
-        if isinstance(event, Planned):
+        if isinstance(event, ChunkPlanned):
+            c = event.chunk
+            chunk = {"index": c.index, "start": c.start_s, "end": c.end_s}
+            live.feed.push({"type": "job.chunk_planned", "chunk": chunk, "progress": progress.to_dict()})
+        elif isinstance(event, Planned):
             self.store.progress(job_id, progress)
             live.feed.push(
                 {"type": "job.planned", "window_s": event.window.seconds, "progress": progress.to_dict()}

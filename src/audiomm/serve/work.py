@@ -13,7 +13,7 @@ from audiomm.audio.decode import AudioError
 from audiomm.backends import Backend
 from audiomm.backends.base import BackendError
 from audiomm.config import RunOptions
-from audiomm.longform import ChunkDone, Event, Finished, Planned, RunResult, stream
+from audiomm.longform import ChunkDone, ChunkPlanned, Event, Finished, Planned, RunResult, stream
 from audiomm.longform.cache import ChunkCache
 from audiomm.serve.errors import Cancelled, SystemFailed
 from audiomm.serve.uploads import Upload, in_words
@@ -48,11 +48,13 @@ class Progress:
     input_s: float | None = None
     audio_done_s: float = 0.0
     started: float = field(default_factory=time.time)
+    chunks_planned: int = 0  # so far (the plan grows while the recording is decoded)
 
     def see(self, event: Event) -> None:
-        """Count an event of the runner. Events other than these (the chunk plan as it grows, once the
-        runner streams its planning) change nothing here."""
-        if isinstance(event, Planned):
+        """Count an event of the runner."""
+        if isinstance(event, ChunkPlanned):
+            self.chunks_planned += 1
+        elif isinstance(event, Planned):
             self.chunks_total = len(event.analysis.plan.chunks)
             self.input_s = round(event.analysis.duration_s, 3)
         elif isinstance(event, ChunkDone):
