@@ -24,7 +24,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $@
 
 $(DEVSTAMP): $(STAMP)
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,speakers]"
 	touch $@
 
 MODELS := $(BIN)/python tests/offline_models.py

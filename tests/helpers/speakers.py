@@ -122,3 +122,50 @@ def write_conversation(
     audio, ref = conversation(speakers, turns_s, pause_s)
     write(path, audio)
     return ref
+
+
+@dataclass(frozen=True)
+class Case:
+    """A conversation to build: who takes part, how many turns of how long, the pause between turns."""
+
+    name: str
+    speakers: tuple[str, ...]
+    turns: int
+    shortest_s: float
+    longest_s: float
+    pause_s: float
+    seed: int
+
+    def build(self, path: Path) -> list[Turn]:
+        """Write the conversation to ``path``; its reference turns."""
+        who = order(list(self.speakers), self.turns, self.seed)
+        lengths = turn_lengths(self.turns, self.shortest_s, self.longest_s, self.seed)
+        return write_conversation(path, who, lengths, self.pause_s)
+
+
+# The benchmark's recordings (bench/speakers.py); the tests build the first ones.
+CASES = (
+    Case("2 speakers, short turns, 0.3 s pauses", ("reader", "jfk"), 16, 1.5, 4, 0.3, 1),
+    Case("3 speakers, short turns, 0.3 s pauses", ("reader", "jfk", "speaker90"), 18, 1.5, 4, 0.3, 6),
+    Case("2 speakers, short turns, no pause", ("reader", "speaker91"), 16, 1.5, 4, 0.0, 2),
+    Case("2 speakers, short turns, 0.3 s pauses (b)", ("left", "speaker90"), 14, 1.5, 3, 0.3, 3),
+    Case("2 speakers, long turns, 0.3 s pauses", ("jfk", "speaker91"), 8, 4, 10, 0.3, 4),
+    Case("2 women on one phone line, 0.3 s pauses", ("speaker90", "speaker91"), 14, 1.5, 4, 0.3, 5),
+    Case("3 speakers, short turns, no pause", ("speaker91", "reader", "jfk"), 18, 1.5, 4, 0.0, 7),
+    Case("3 speakers, mixed turns, 0.3 s pauses", ("left", "speaker91", "reader"), 15, 1.5, 8, 0.3, 8),
+    Case("4 speakers, mixed turns, 0.3 s pauses", ("speaker90", "jfk", "reader", "left"), 20, 1.5, 8, 0.3, 9),
+    Case(
+        "4 speakers, short turns, no pause", ("speaker91", "hotwords", "reader", "jfk"), 20, 1.5, 4, 0.0, 10
+    ),
+    Case(
+        "5 speakers, long turns, 0.3 s pauses",
+        ("speaker90", "hotwords", "reader", "speaker91", "jfk"),
+        15,
+        3,
+        10,
+        0.3,
+        11,
+    ),
+    Case("1 speaker (reader)", ("reader",), 1, 25, 25.01, 0.3, 12),
+    Case("1 speaker (phone caller)", ("speaker91",), 1, 12, 12.01, 0.3, 13),
+)

@@ -10,6 +10,7 @@ from audiomm.audio.vad import VadOptions
 from audiomm.cli.console import say, warn
 from audiomm.cli.present import print_json, show
 from audiomm.config import RunOptions
+from audiomm.errors import AudiommError
 
 app = typer.Typer(no_args_is_help=True, help="Look at a recording: format, speech, chunk plan, coverage.")
 
@@ -93,3 +94,62 @@ def _describe(a, window: float, show_all: bool) -> None:
     say(cov.summary())
     for n in cov.notes:
         say(f"note: {n}")
+
+
+@app.command("speakers")
+def speakers(
+    file: Path = typer.Argument(..., help="Any recording FFmpeg reads."),
+    num_speakers: int | None = typer.Option(None, help="The number of speakers, when you know it."),
+    min_speakers: int | None = typer.Option(None, help="At least this many speakers (default 1)."),
+    max_speakers: int | None = typer.Option(None, help="At most this many speakers (default 8)."),
+    engine: str = typer.Option(
+        "resemblyzer", help="resemblyzer (offline, the default) or pyannote (Hub access and HF_TOKEN)."
+    ),
+    channel: str = typer.Option(RUN.channel, help="mix, left, right, or a channel number."),
+    speaker_names: str | None = typer.Option(None, help="Names for the labels, e.g. 'S1=Ana,S2=Ben'."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+):
+    """Who speaks when: speaker turns over the whole recording (S1, S2... hold from start to end)."""
+    from audiomm.audio.speakers import SpeakerOptions, diarize, parse_speaker_names
+
+    if num_speakers is not None and (min_speakers is not None or max_speakers is not None):
+        raise AudiommError("give --num-speakers, or --min-speakers/--max-speakers, not both")
+    names = parse_speaker_names(speaker_names) if speaker_names is not None else {}
+    base = SpeakerOptions()
+    options = SpeakerOptions(
+        num_speakers=num_speakers,
+        min_speakers=base.min_speakers if min_speakers is None else min_speakers,
+        max_speakers=base.max_speakers if max_speakers is None else max_speakers,
+        engine=engine,
+        channel=channel,
+    )
+    options.validate()
+    smap = diarize(file, options)
+    smap.names = {k: v for k, v in names.items() if k in smap.speakers}
+    if as_json:
+        print_json(smap.to_dict())
+    else:
+        _show_turns(smap)
+    for w in smap.coverage.warnings:
+        warn(f"{file}: {w}")
+    for label in sorted(set(names) - set(smap.speakers)):
+        warn(
+            f"--speaker-names: {label} is not a speaker found in {file} ({', '.join(smap.speakers) or 'none'})"
+        )
+
+
+def _show_turns(smap) -> None:
+    from audiomm.audio.decode import fmt_duration
+    from audiomm.audio.speakers import merge_turns
+
+    rows = [
+        (fmt_duration(t.start_s), fmt_duration(t.end_s), f"{t.duration_s:.2f}", smap.name(t.speaker))
+        for t in merge_turns(smap.turns, gap_s=0.0)
+    ]
+    if rows:
+        show("speaker turns", ("start", "end", "seconds", "speaker"), rows, right=("start", "end", "seconds"))
+    for s in smap.speakers:
+        spoken = sum(t.duration_s for t in smap.turns if t.speaker == s)
+        label = s if smap.name(s) == s else f"{s} ({smap.name(s)})"
+        say(f"{label}: {spoken:.1f} s in {sum(t.speaker == s for t in smap.turns)} turns")
+    say(smap.coverage.summary())
