@@ -134,7 +134,7 @@ def test_window_cutter_streams_like_one_call():
     """Blocks of any size give the same windows; no window spans a pause of break_s or more."""
     from audiomm.audio.vad import get_backend
 
-    audio, _ = conversation(["reader", "jfk"], [3.0, 2.0, 4.0], pause_s=0.6)
+    audio, _ = conversation(["reader", "jfk", "reader"], [3.0, 2.0, 4.0], pause_s=0.6)
     probs = np.concatenate(list(get_backend()([audio])))
 
     def windows(block: int) -> list[tuple[int, int]]:
