@@ -49,11 +49,17 @@ def diarize_pyannote(path: str | os.PathLike, options: SpeakerOptions) -> Speake
     bounds = {"num_speakers": lo} if lo == hi else {"min_speakers": lo, "max_speakers": hi}
     result = pipeline({"waveform": torch.from_numpy(audio)[None], "sample_rate": report.rate}, **bounds)
     annotation = getattr(result, "speaker_diarization", result)  # pyannote 4 wraps it in an output object
+    tracks = sorted(
+        (float(seg.start), float(seg.end), label) for seg, _, label in annotation.itertracks(yield_label=True)
+    )
     names: dict[str, str] = {}
-    turns = []
-    for segment, _, label in annotation.itertracks(yield_label=True):
+    for _, _, label in tracks:
         names.setdefault(label, f"S{len(names) + 1}")
-        turns.append(Turn(float(segment.start), float(segment.end), names[label]))
-    turns.sort(key=lambda t: (t.start_s, t.end_s))
-    regions = [(t.start_s, t.end_s) for t in turns]
+    turns = [Turn(a, b, names[label]) for a, b, label in tracks]
+    regions: list[tuple[float, float]] = []  # speech: the union of the turns (pyannote's may overlap)
+    for t in turns:
+        if regions and t.start_s <= regions[-1][1]:
+            regions[-1] = (regions[-1][0], max(regions[-1][1], t.end_s))
+        else:
+            regions.append((t.start_s, t.end_s))
     return speaker_map(turns, regions, report, 0, options)

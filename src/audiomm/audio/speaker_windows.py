@@ -10,7 +10,7 @@ windows (about 1 KB per window, ~10 MB per hour of speech), never with the audio
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,7 +114,7 @@ class Embeddings:
 def embed_recording(
     path: str | os.PathLike,
     cutter: WindowCutter,
-    embed,
+    embed: Callable[[list[np.ndarray]], np.ndarray],
     *,
     channel: str | int,
     vad: VadOptions,

@@ -24,6 +24,7 @@ from audiomm.audio.speaker_clusters import centroids, cluster
 from audiomm.audio.speaker_windows import Embeddings, WindowCutter, embed_recording
 from audiomm.audio.vad import WINDOW_S, VadOptions
 from audiomm.audio.voice import VoiceEncoder
+from audiomm.config import RunOptions
 from audiomm.errors import AudiommError
 
 ENGINES = ("resemblyzer", "pyannote")
@@ -39,7 +40,7 @@ class SpeakerOptions:
     min_speakers: int = 1
     max_speakers: int = 8
     engine: str = "resemblyzer"
-    channel: str | int = "mix"
+    channel: str | int = RunOptions.channel
     window_s: float = 1.5  # one embedding per window of speech
     hop_s: float = 0.375  # windows start this far apart inside a run of speech
     min_window_s: float = 0.4  # shorter runs of speech get no embedding of their own
@@ -123,19 +124,40 @@ class SpeakerCoverage:
 
 @dataclass
 class SpeakerMap:
-    """The speakers of a whole recording: its turns in time order, the speaker labels by first
-    appearance, the coverage report, and display names given by the user (``S1`` -> ``Ana``)."""
+    """The speakers of a whole recording: its turns in time order (absolute seconds; not to be changed
+    once made), the speaker labels by first appearance, the coverage report, and display names given
+    by the user (``S1`` -> ``Ana``)."""
 
     turns: list[Turn]
     speakers: list[str]
     coverage: SpeakerCoverage
     names: dict[str, str] = field(default_factory=dict)
-    engine: str = "resemblyzer"
+    engine: str = SpeakerOptions.engine
+    reach: np.ndarray = field(init=False, repr=False, compare=False)  # latest end up to each turn
+
+    def __post_init__(self) -> None:
+        ends = np.array([t.end_s for t in self.turns], np.float64)
+        self.reach = np.maximum.accumulate(ends) if len(ends) else ends
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SpeakerMap:
+        """The map back from :meth:`to_dict` (a cache, a server's reply)."""
+        turns = [Turn(float(t["start_s"]), float(t["end_s"]), str(t["speaker"])) for t in d["turns"]]
+        cov = dict(d["coverage"])
+        cov.pop("ratio", None)
+        cov["warnings"] = tuple(cov.get("warnings", ()))
+        return cls(turns, list(d["speakers"]), SpeakerCoverage(**cov), dict(d.get("names", {})), d["engine"])
+
+    def use_names(self, names: dict[str, str]) -> list[str]:
+        """Show ``names`` instead of the labels (see :func:`parse_speaker_names`); returns the labels
+        given that are no speaker of this recording (they are left out)."""
+        self.names = {k: v for k, v in names.items() if k in self.speakers}
+        return sorted(set(names) - set(self.speakers))
 
     def turns_in(self, start_s: float, end_s: float, relative: bool = False) -> list[Turn]:
         """The turns that overlap ``[start_s, end_s)`` (a chunk), clipped to it; times absolute, or
         from the chunk's start with ``relative`` (what a model that hears only the chunk needs)."""
-        lo = np.searchsorted([t.end_s for t in self.turns], start_s, side="right")
+        lo = int(np.searchsorted(self.reach, start_s, side="right"))
         out = []
         for t in self.turns[lo:]:
             if t.start_s >= end_s:

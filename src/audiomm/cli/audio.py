@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from audiomm.audio.speakers import ENGINES, SpeakerOptions
 from audiomm.audio.vad import VadOptions
 from audiomm.cli.console import say, warn
 from audiomm.cli.present import print_json, show
@@ -16,6 +17,7 @@ app = typer.Typer(no_args_is_help=True, help="Look at a recording: format, speec
 
 VAD = VadOptions()
 RUN = RunOptions()
+SPK = SpeakerOptions()
 SHOWN_HEAD, SHOWN_TAIL = 30, 5  # chunks listed without --all
 
 
@@ -100,39 +102,43 @@ def _describe(a, window: float, show_all: bool) -> None:
 def speakers(
     file: Path = typer.Argument(..., help="Any recording FFmpeg reads."),
     num_speakers: int | None = typer.Option(None, help="The number of speakers, when you know it."),
-    min_speakers: int | None = typer.Option(None, help="At least this many speakers (default 1)."),
-    max_speakers: int | None = typer.Option(None, help="At most this many speakers (default 8)."),
-    engine: str = typer.Option(
-        "resemblyzer", help="resemblyzer (offline, the default) or pyannote (Hub access and HF_TOKEN)."
+    min_speakers: int | None = typer.Option(
+        None, help=f"At least this many speakers (default {SPK.min_speakers})."
     ),
-    channel: str = typer.Option(RUN.channel, help="mix, left, right, or a channel number."),
+    max_speakers: int | None = typer.Option(
+        None, help=f"At most this many speakers (default {SPK.max_speakers})."
+    ),
+    engine: str = typer.Option(
+        SPK.engine,
+        help=f"{' or '.join(ENGINES)}: {ENGINES[0]} runs offline; pyannote needs Hub access and HF_TOKEN.",
+    ),
+    channel: str = typer.Option(SPK.channel, help="mix, left, right, or a channel number."),
     speaker_names: str | None = typer.Option(None, help="Names for the labels, e.g. 'S1=Ana,S2=Ben'."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ):
     """Who speaks when: speaker turns over the whole recording (S1, S2... hold from start to end)."""
-    from audiomm.audio.speakers import SpeakerOptions, diarize, parse_speaker_names
+    from audiomm.audio.speakers import diarize, parse_speaker_names
 
     if num_speakers is not None and (min_speakers is not None or max_speakers is not None):
         raise AudiommError("give --num-speakers, or --min-speakers/--max-speakers, not both")
     names = parse_speaker_names(speaker_names) if speaker_names is not None else {}
-    base = SpeakerOptions()
     options = SpeakerOptions(
         num_speakers=num_speakers,
-        min_speakers=base.min_speakers if min_speakers is None else min_speakers,
-        max_speakers=base.max_speakers if max_speakers is None else max_speakers,
+        min_speakers=SPK.min_speakers if min_speakers is None else min_speakers,
+        max_speakers=SPK.max_speakers if max_speakers is None else max_speakers,
         engine=engine,
         channel=channel,
     )
     options.validate()
     smap = diarize(file, options)
-    smap.names = {k: v for k, v in names.items() if k in smap.speakers}
+    unknown = smap.use_names(names)
     if as_json:
         print_json(smap.to_dict())
     else:
         _show_turns(smap)
     for w in smap.coverage.warnings:
         warn(f"{file}: {w}")
-    for label in sorted(set(names) - set(smap.speakers)):
+    for label in unknown:
         warn(
             f"--speaker-names: {label} is not a speaker found in {file} ({', '.join(smap.speakers) or 'none'})"
         )
