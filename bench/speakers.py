@@ -64,6 +64,7 @@ def accuracy(recs: list[tuple[str, Path, list]], given: bool) -> list[dict]:
                 "found": len(smap.speakers),
                 "der": s.der,
                 "der_collar": s25.der,
+                "false_alarm": s.false_alarm_s / s.speech_s,
                 "correct": s.correct_ratio,
                 "speech_s": s.speech_s,
                 "rtf": seconds / smap.coverage.duration_s,
@@ -74,11 +75,13 @@ def accuracy(recs: list[tuple[str, Path, list]], given: bool) -> list[dict]:
 
 def report(rows: list[dict], title: str) -> None:
     print(f"\n{title}")
-    print("| recording | speakers | found | DER | DER (0.25 s collar) | speech given the right speaker |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        "| recording | speakers | found | DER | of it false alarm | DER (0.25 s collar) | speech given the right speaker |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
-            f"| {r['recording']} | {r['speakers']} | {r['found']} | {r['der']:.1%} | {r['der_collar']:.1%} | {r['correct']:.1%} |"
+            f"| {r['recording']} | {r['speakers']} | {r['found']} | {r['der']:.1%} | {r['false_alarm']:.1%} | {r['der_collar']:.1%} | {r['correct']:.1%} |"
         )
     total = sum(r["speech_s"] for r in rows)
     der = sum(r["der"] * r["speech_s"] for r in rows) / total

@@ -28,6 +28,7 @@ from audiomm.audio.speakers import (  # noqa: E402
 )
 from audiomm.audio.vad import VadOptions  # noqa: E402
 from audiomm.errors import AudiommError  # noqa: E402
+from tests.audio.test_long import WRAPPER  # noqa: E402  (the child that reports its peak memory)
 from tests.helpers.audio import DATA, RATE, write  # noqa: E402
 from tests.helpers.cli import error_line, run_cli  # noqa: E402
 from tests.helpers.long_audio import write_long  # noqa: E402
@@ -351,13 +352,6 @@ def test_pyannote_output_becomes_turns(monkeypatch):
 
 
 # ---- a long recording ----------------------------------------------------------------------------
-
-WRAPPER = """
-import json, resource, subprocess, sys
-p = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-print(json.dumps({"rc": p.returncode, "out": p.stdout, "err": p.stderr,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
-"""
 
 
 def _peak(path) -> tuple[dict, float]:

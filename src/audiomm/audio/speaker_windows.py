@@ -15,10 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from audiomm.audio.analyze import BLOCK_SAMPLES, prefetch
 from audiomm.audio.decode import DEFAULT_RATE, DecodeReport, stream_audio
 from audiomm.audio.vad import WINDOW, RegionTracker, VadOptions, get_backend
-
-BLOCK_SAMPLES = WINDOW * 938  # ~30 s, a whole number of VAD windows (the front end reads the same)
 
 
 @dataclass(frozen=True)
@@ -123,8 +122,6 @@ def embed_recording(
 ) -> Embeddings:
     """One pass over ``path``: decode, VAD regions, windows of speech, ``embed(list of arrays)`` in
     batches of ``batch`` windows."""
-    from audiomm.audio.analyze import prefetch
-
     report = DecodeReport(rate=DEFAULT_RATE)
     blocks = stream_audio(path, channel=channel, block_samples=BLOCK_SAMPLES, report=report)
     tracker, regions = RegionTracker(vad), []
