@@ -43,7 +43,7 @@ class SpeakerOptions:
     channel: str | int = RunOptions.channel
     window_s: float = 1.5  # one embedding per window of speech
     hop_s: float = 0.375  # windows start this far apart inside a run of speech
-    min_window_s: float = 0.4  # shorter runs of speech get no embedding of their own
+    min_window_s: float = VadOptions.min_speech_s  # shorter runs of speech get no embedding of their own
     break_s: float = 0.25  # a pause this long ends a run of speech (windows never span it)
     min_turn_s: float = 0.5  # shorter turns are given to their neighbours
     vad: VadOptions = field(default_factory=VadOptions)
@@ -106,7 +106,8 @@ class SpeakerCoverage:
         how = "estimated" if self.estimated else "given"
         return (
             f"speakers: {self.speakers} ({how}); {self.assigned_s:.1f} s of {self.speech_s:.1f} s of speech "
-            f"given a speaker ({self.ratio:.1%}); {self.windows} windows of {fmt_duration(self.duration_s)}"
+            f"given a speaker ({self.ratio:.1%}); {self.windows} window{'' if self.windows == 1 else 's'} of "
+            f"{fmt_duration(self.duration_s)}"
         )
 
     def to_dict(self) -> dict:
@@ -382,12 +383,15 @@ def speaker_map(
     speakers = list(dict.fromkeys(t.speaker for t in turns))
     speech = sum(b - a for a, b in regions)
     warnings = list(report.warnings)
+    assigned = min(speech, sum(t.duration_s for t in turns))
     if not regions:
         warnings.append("no speech detected")
+    elif speech - assigned > 0.05:
+        warnings.append(f"{speech - assigned:.1f} s of speech too short to tell its speaker got none")
     coverage = SpeakerCoverage(
         duration_s=report.duration_s,
         speech_s=speech,
-        assigned_s=min(speech, sum(t.duration_s for t in turns)),
+        assigned_s=assigned,
         windows=windows,
         speakers=len(speakers),
         estimated=options.num_speakers is None,

@@ -157,5 +157,6 @@ def _show_turns(smap) -> None:
     for s in smap.speakers:
         spoken = sum(t.duration_s for t in smap.turns if t.speaker == s)
         label = s if smap.name(s) == s else f"{s} ({smap.name(s)})"
-        say(f"{label}: {spoken:.1f} s in {sum(t.speaker == s for t in smap.turns)} turns")
+        n = sum(t.speaker == s for t in smap.turns)
+        say(f"{label}: {spoken:.1f} s in {n} turn{'' if n == 1 else 's'}")
     say(smap.coverage.summary())
