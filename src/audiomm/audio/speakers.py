@@ -349,8 +349,30 @@ def turns_of(emb: Embeddings, votes: Votes, min_turn_s: float) -> list[Turn]:
     return [Turn(float(a), float(b), names[c]) for a, b, c in runs]
 
 
+def window_cutter(options: SpeakerOptions) -> WindowCutter:
+    """The cutter for ``options``: feed it the decoded samples and the VAD's probabilities (a front end
+    that already has them needs no second pass), embed what it hands out."""
+    return WindowCutter(
+        window=round(options.window_s * DEFAULT_RATE),
+        hop=round(options.hop_s * DEFAULT_RATE),
+        min_window=round(options.min_window_s * DEFAULT_RATE),
+        break_frames=max(1, round(options.break_s / WINDOW_S)),
+        vad=options.vad,
+    )
+
+
+def assign_speakers(emb: Embeddings, options: SpeakerOptions) -> SpeakerMap:
+    """The embeddings of a whole recording -> speakers, turns and the coverage report."""
+    lo, hi = options.bounds()
+    votes = votes_of(emb, lo, hi, 0.9 * options.window_s)
+    return speaker_map(
+        turns_of(emb, votes, options.min_turn_s), emb.regions, emb.report, len(emb.starts), options
+    )
+
+
 def diarize(path: str | os.PathLike, options: SpeakerOptions | None = None) -> SpeakerMap:
-    """Speaker turns of a whole recording (see the module's docstring), with the coverage report."""
+    """Speaker turns of a whole recording (see the module's docstring), with the coverage report: one
+    streaming pass (decode, VAD, windows, embeddings), then :func:`assign_speakers`."""
     options = options or SpeakerOptions()
     options.validate()
     if options.engine == "pyannote":
@@ -358,18 +380,10 @@ def diarize(path: str | os.PathLike, options: SpeakerOptions | None = None) -> S
 
         return diarize_pyannote(path, options)
     encoder = VoiceEncoder()
-    cutter = WindowCutter(
-        window=round(options.window_s * DEFAULT_RATE),
-        hop=round(options.hop_s * DEFAULT_RATE),
-        min_window=round(options.min_window_s * DEFAULT_RATE),
-        break_frames=max(1, round(options.break_s / WINDOW_S)),
-        vad=options.vad,
+    emb = embed_recording(
+        path, window_cutter(options), encoder.embed, channel=options.channel, vad=options.vad
     )
-    emb = embed_recording(path, cutter, encoder.embed, channel=options.channel, vad=options.vad)
-    lo, hi = options.bounds()
-    votes = votes_of(emb, lo, hi, 0.9 * options.window_s)
-    turns = turns_of(emb, votes, options.min_turn_s)
-    return speaker_map(turns, emb.regions, emb.report, len(emb.starts), options)
+    return assign_speakers(emb, options)
 
 
 def speaker_map(
