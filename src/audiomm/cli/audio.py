@@ -6,15 +6,18 @@ from pathlib import Path
 
 import typer
 
+from audiomm.audio.speakers import ENGINES, SpeakerOptions
 from audiomm.audio.vad import VadOptions
 from audiomm.cli.console import say, warn
 from audiomm.cli.present import print_json, show
 from audiomm.config import RunOptions
+from audiomm.errors import AudiommError
 
 app = typer.Typer(no_args_is_help=True, help="Look at a recording: format, speech, chunk plan, coverage.")
 
 VAD = VadOptions()
 RUN = RunOptions()
+SPK = SpeakerOptions()
 SHOWN_HEAD, SHOWN_TAIL = 30, 5  # chunks listed without --all
 
 
@@ -93,3 +96,67 @@ def _describe(a, window: float, show_all: bool) -> None:
     say(cov.summary())
     for n in cov.notes:
         say(f"note: {n}")
+
+
+@app.command("speakers")
+def speakers(
+    file: Path = typer.Argument(..., help="Any recording FFmpeg reads."),
+    num_speakers: int | None = typer.Option(None, help="The number of speakers, when you know it."),
+    min_speakers: int | None = typer.Option(
+        None, help=f"At least this many speakers (default {SPK.min_speakers})."
+    ),
+    max_speakers: int | None = typer.Option(
+        None, help=f"At most this many speakers (default {SPK.max_speakers})."
+    ),
+    engine: str = typer.Option(
+        SPK.engine,
+        help=f"{' or '.join(ENGINES)}: {ENGINES[0]} runs offline; pyannote needs Hub access and HF_TOKEN.",
+    ),
+    channel: str = typer.Option(SPK.channel, help="mix, left, right, or a channel number."),
+    speaker_names: str | None = typer.Option(None, help="Names for the labels, e.g. 'S1=Ana,S2=Ben'."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+):
+    """Who speaks when: speaker turns over the whole recording (S1, S2... hold from start to end)."""
+    from audiomm.audio.speakers import diarize, parse_speaker_names
+
+    if num_speakers is not None and (min_speakers is not None or max_speakers is not None):
+        raise AudiommError("give --num-speakers, or --min-speakers/--max-speakers, not both")
+    names = parse_speaker_names(speaker_names) if speaker_names is not None else {}
+    options = SpeakerOptions(
+        num_speakers=num_speakers,
+        min_speakers=SPK.min_speakers if min_speakers is None else min_speakers,
+        max_speakers=SPK.max_speakers if max_speakers is None else max_speakers,
+        engine=engine,
+        channel=channel,
+    )
+    options.validate()
+    smap = diarize(file, options)
+    unknown = smap.use_names(names)
+    if as_json:
+        print_json(smap.to_dict())
+    else:
+        _show_turns(smap)
+    for w in smap.coverage.warnings:
+        warn(f"{file}: {w}")
+    for label in unknown:
+        warn(
+            f"--speaker-names: {label} is not a speaker found in {file} ({', '.join(smap.speakers) or 'none'})"
+        )
+
+
+def _show_turns(smap) -> None:
+    from audiomm.audio.decode import fmt_duration
+    from audiomm.audio.speakers import merge_turns
+
+    rows = [
+        (fmt_duration(t.start_s), fmt_duration(t.end_s), f"{t.duration_s:.2f}", smap.name(t.speaker))
+        for t in merge_turns(smap.turns, gap_s=0.0)
+    ]
+    if rows:
+        show("speaker turns", ("start", "end", "seconds", "speaker"), rows, right=("start", "end", "seconds"))
+    for s in smap.speakers:
+        spoken = sum(t.duration_s for t in smap.turns if t.speaker == s)
+        label = s if smap.name(s) == s else f"{s} ({smap.name(s)})"
+        n = sum(t.speaker == s for t in smap.turns)
+        say(f"{label}: {spoken:.1f} s in {n} turn{'' if n == 1 else 's'}")
+    say(smap.coverage.summary())
