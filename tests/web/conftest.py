@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -38,12 +39,18 @@ def server():
         yield s
 
 
+@pytest.fixture(autouse=True)
+def fresh(server):
+    """Each test starts with a model server that answers at once, as asked (no fault left over)."""
+    yield
+    server.state.delay, server.state.length_for, server.state.replies = 0.0, 0, []
+
+
 @pytest.fixture
 def slow(server):
     """The model takes a moment per chunk, so progress can be seen."""
     server.state.delay = 0.35
-    yield server
-    server.state.delay = 0.0
+    return server
 
 
 @pytest.fixture(scope="session")
@@ -128,3 +135,20 @@ def page(browser, gateway):
     problems = page.problems
     page.context.close()
     assert not problems, problems
+
+
+def finished_job(gw: Gateway, path: Path, system: str = "qwen", **fields) -> dict:
+    """A job submitted through the API and waited for (the page then opens it as any earlier job)."""
+    with gw.http() as http, open(path, "rb") as f:
+        job = http.post("/v1/jobs", files={"file": (path.name, f)}, data={"system": system, **fields}).json()
+        deadline = time.monotonic() + 60
+        while job["status"] not in ("done", "failed", "cancelled") and time.monotonic() < deadline:
+            time.sleep(0.05)
+            job = http.get(f"/v1/jobs/{job['id']}").json()
+    assert job["status"] == "done", job
+    return job
+
+
+def no_sideways_scroll(page) -> bool:
+    """Nothing wider than the screen: the page never scrolls sideways (tables scroll inside their box)."""
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

@@ -5,6 +5,7 @@ import { Problem, call, explain, getJSON, sayProblem } from "./api.js";
 import { $, el, show } from "./dom.js";
 import { renderMarkdown, safeLink } from "./markdown.js";
 
+const FIRST_FITS = 12; // rows shown before "Show all"
 const number = (x, digits = 1) => (x === null || x === undefined ? "?" : x.toFixed(digits));
 
 function familyLink(row) {
@@ -68,13 +69,23 @@ export class CatalogView {
         {},
         el("th", { scope: "row" }, familyLink(f)),
         el("td", { class: "num" }, number(f.params_b, 2)),
-        el("td", {}, f.quant),
-        el("td", {}, f.device.toUpperCase()),
+        el("td", { class: "short" }, f.quant),
+        el("td", { class: "short" }, f.device.toUpperCase()),
         el("td", { class: "num" }, number(f.total_gb)),
         el("td", {}, f.runtime),
       );
-    $("fits-table").tBodies[0].replaceChildren(...answer.data.map(line));
-    show($("fits-wrap"), answer.data.length > 0);
+    const rows = answer.data.map(line);
+    rows.slice(FIRST_FITS).forEach((row) => (row.hidden = true));
+    $("fits-table").tBodies[0].replaceChildren(...rows);
+    show($("fits-wrap"), rows.length > 0);
+    const more = $("fits-more");
+    more.textContent = `Show all ${rows.length}`;
+    show(more, rows.length > FIRST_FITS);
+    more.onclick = () => {
+      rows.forEach((row) => (row.hidden = false));
+      show(more, false);
+      rows[FIRST_FITS].querySelector("a").focus();
+    };
   }
 
   /** A family's page; its links to other pages stay in the page. */

@@ -62,7 +62,8 @@ export class JobView {
     this.result = null;
     clear($("chunks"));
     $("chunk-count").textContent = "0";
-    for (const id of ["result", "job-error", "retry", "player-note"]) show($(id), false);
+    for (const id of ["result", "job-error", "retry", "player-note", "timeline-box", "partial"]) show($(id), false);
+    $("partial").open = true;
     $("job-title").textContent = "";
     $("job-meta").textContent = "";
     $("job-status").textContent = "Connecting…";
@@ -99,6 +100,8 @@ export class JobView {
     };
     handlers[name]?.();
     if (data.progress && this.job) this.progress(this.job.status, data.progress);
+    show($("timeline-box"), this.timeline.chunks.size > 0);
+    show($("partial"), $("chunks").children.length > 0);
   }
 
   /** The job as it is now (first on every connection: what was shown before is drawn again). */
@@ -121,6 +124,7 @@ export class JobView {
       bar.max = p.chunks_total;
       bar.value = p.chunks_done;
     } else if (live) bar.removeAttribute("value");
+    else bar.value = 0;
     if (!live) return;
     let words = STATUS[status];
     if (status === "running" && !p.chunks_total) words = `Planning chunks: ${p.chunks_planned || this.timeline.chunks.size} planned, ${p.chunks_done} done…`;
@@ -163,11 +167,11 @@ export class JobView {
     if (job.status === "done") {
       $("job-status").textContent = `Done: ${p.chunks_total} chunks, ${duration(p.input_s)} of audio.`;
       this.showResult(job);
-    } else if (job.status === "failed") {
-      $("job-status").textContent = `Failed after ${p.chunks_done} of ${p.chunks_total ?? "?"} chunks; what was done is kept below.`;
-      this.problem(explain(undefined, job.error || {}, { system: job.system, file: job.file }));
     } else {
-      $("job-status").textContent = `Cancelled after ${p.chunks_done} of ${p.chunks_total ?? "?"} chunks; what was done is kept below.`;
+      const verb = job.status === "failed" ? "Failed" : "Cancelled";
+      const kept = p.chunks_done ? `after ${p.chunks_done} of ${p.chunks_total ?? "?"} chunks; those are kept below.` : "before any chunk was done.";
+      $("job-status").textContent = `${verb} ${kept}`;
+      if (job.error) this.problem(explain(undefined, job.error, { system: job.system, file: job.file }));
     }
     show($("retry"), job.status !== "done" && this.resubmit(job.id, true) !== null);
   }
@@ -193,6 +197,8 @@ export class JobView {
     this.coverage(r);
     for (const c of r.chunks) this.timeline.chunkDone({ index: c.index, start: c.start_s, end: c.end_s }, chunkState(c));
     this.drawChunks(r.chunks, true);
+    show($("timeline-box"), r.chunks.length > 0);
+    show($("partial"), r.chunks.length > 0);
     const transcript = r.kind === "transcript";
     const segments = (r.segments || []).filter((s) => s.text);
     $("segments").replaceChildren(...(transcript ? segments.map((s) => this.segment(s)) : []));
@@ -200,6 +206,7 @@ export class JobView {
     show($("segments"), transcript);
     show($("answer"), !transcript);
     show($("result"), true);
+    $("partial").open = r.chunks.some((c) => chunkState(c) !== "done"); // one cut short stays in view
     this.loadAudio(job, context);
   }
 
