@@ -17,7 +17,7 @@ def test_what_fits_my_gpu_is_the_catalog_fits_answer(page, shot):
     page.fill("#ram", "64")
     page.click("#fits-go")
     page.wait_for_selector("#fits-wrap:not([hidden])")
-    shot(page, "catalog")
+    shot(page, "catalog", full_page=False)
     rows = page.locator("#fits-table tbody tr")
     assert rows.count() == len(expected) and page.locator("#fits-table tbody tr:visible").count() == 12
     page.click("#fits-more")  # the first rows, then all of them
