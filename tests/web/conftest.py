@@ -4,6 +4,7 @@ in front of a gateway (the console script) and the fake model server, all on 127
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import time
@@ -11,26 +12,37 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("fastapi", reason="audiomm serve needs the [serve] extra")
-playwright = pytest.importorskip(
-    "playwright.sync_api", reason="the browser tests need playwright (the [dev] extra)"
-)
+from tests.helpers.gateway import Gateway, free_port, systems_file
+from tests.helpers.openai_server import MODEL, OpenAIServer
 
-from tests.helpers.gateway import Gateway, free_port, systems_file  # noqa: E402
-from tests.helpers.openai_server import MODEL, OpenAIServer  # noqa: E402
-
+HERE = Path(__file__).parent
 CHROMIUM = Path(os.environ.get("AUDIOMM_CHROMIUM", "/usr/bin/chromium"))
 SHOTS_ENV = "AUDIOMM_SCREENSHOTS"  # a folder to copy the screenshots to too (docs/screenshots for the README)
 UPLOAD_MB = 3
 DESKTOP = {"width": 1100, "height": 900}
 IGNORED_CONSOLE = ("Failed to load resource",)  # the browser's own line for an answer the page expected (4xx)
 
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"{CHROMIUM} is missing: 'make test' installs Debian's chromium when it runs as root"
-        " (apt-get install chromium); install it, or point AUDIOMM_CHROMIUM at a Chromium",
-        allow_module_level=True,
-    )
+
+def missing() -> str | None:
+    """Why the browser tests cannot run here (None: they can)."""
+    if importlib.util.find_spec("fastapi") is None:
+        return "audiomm serve needs the [serve] extra"
+    if importlib.util.find_spec("playwright") is None:
+        return "the browser tests need playwright (the [dev] extra: pip install -e '.[dev]')"
+    if not CHROMIUM.is_file():
+        return (
+            f"{CHROMIUM} is missing: 'make test' installs Debian's chromium when it runs as root"
+            " (apt-get install chromium); install it, or point AUDIOMM_CHROMIUM at a Chromium"
+        )
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test here is skipped, saying why, where the browser cannot run."""
+    why = missing()
+    for item in items if why else ():
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.skip(reason=why))
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +90,9 @@ def gateway(server, reports, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def browser():
-    with playwright.sync_playwright() as p:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=str(CHROMIUM),
             args=["--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"],

@@ -6,8 +6,6 @@ HTML, a chunk cut short shown as such, and a recording made with the microphone.
 import re
 import time
 
-import pytest
-
 from tests.helpers.gateway import recording
 
 SRT_CUE = re.compile(r"(\d+)\n(\d\d:\d\d:\d\d,\d{3}) --> (\d\d:\d\d:\d\d,\d{3})\n(.+)\n")
@@ -162,12 +160,23 @@ def test_a_chunk_cut_short_is_shown_never_hidden(page, server, tmp_path):
     assert "1 cut short" in page.get_attribute("#timeline", "aria-label")
 
 
-@pytest.mark.parametrize("seconds_recorded", [1.5])
-def test_a_recording_made_with_the_microphone_is_uploaded(page, seconds_recorded):
+def test_a_running_job_is_cancelled_and_what_it_did_stays(page, slow, tmp_path):
+    path, _ = recording(tmp_path / "too long.wav", 6, pause=1.15)  # 2.3 MB: under the upload limit
+    start(page, path)
+    page.wait_for_selector("#timeline .chunk.state-done")
+    page.click("#cancel")
+    page.wait_for_selector("#job-status:has-text('Cancelled')")
+    status = page.text_content("#job-status")
+    done = int(re.fullmatch(r"Cancelled after (\d) of 6 chunks; those are kept below\.", status).group(1))
+    assert done >= 1 and page.locator("#chunks .chunk-item").count() == done
+    assert not page.is_visible("#cancel") and not page.is_visible("#result")
+
+
+def test_a_recording_made_with_the_microphone_is_uploaded(page):
     page.wait_for_selector("#system option", state="attached")
     page.click("#record")
     page.wait_for_selector("#record[aria-pressed=true]")
-    time.sleep(seconds_recorded)
+    time.sleep(1.5)  # of the browser's fake microphone
     page.click("#record")
     page.wait_for_selector("#chosen:has-text('recording-')")
     assert re.fullmatch(r"Chosen: recording-\d{8}-\d{6}\.webm \(\d+ kB\)", page.text_content("#chosen"))
