@@ -11,6 +11,11 @@ KEY = "sk-web-test-key"
 FOCUSED = "() => [document.activeElement.id, document.activeElement.className, getComputedStyle(document.activeElement).outlineStyle]"
 
 
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button, audio')]
+    .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
+    .map((e) => e.id || e.outerHTML)"""
+
+
 def tab_to(page, selector: str, limit: int = 40) -> None:
     """Press Tab until the element ``selector`` has the focus."""
     for _ in range(limit):
@@ -34,6 +39,7 @@ def test_the_main_flow_by_keyboard_alone(page, shot, tmp_path):
     assert page.input_value("#system") == "qwen"
     tab_to(page, "#start")
     assert page.evaluate(FOCUSED)[2] == "solid"  # the focus can be seen
+    assert page.evaluate(UNLABELLED) == []  # every control says what it is
     page.keyboard.press("Enter")
     page.wait_for_selector("#result:not([hidden])")
     assert page.evaluate("document.activeElement.id") == "job-title"  # the focus follows to the job

@@ -3,6 +3,7 @@ the recording, chunks turning done one by one, the ETA), the result (segments th
 downloads that are valid SRT and WebVTT, copy), the answer of a summary rendered as Markdown and never as
 HTML, a chunk cut short shown as such, and a recording made with the microphone."""
 
+import base64
 import re
 import time
 
@@ -158,6 +159,27 @@ def test_a_chunk_cut_short_is_shown_never_hidden(page, server, tmp_path):
     assert item.count() == 1 and "cut short" in item.locator(".badge").text_content()
     assert page.locator("#timeline .chunk.state-truncated").count() == 1
     assert "1 cut short" in page.get_attribute("#timeline", "aria-label")
+
+
+DROP = """async (b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const moved = new DataTransfer();
+    moved.items.add(new File([bytes], 'dropped.wav', { type: 'audio/wav' }));
+    return moved;
+}"""
+
+
+def test_a_recording_dropped_on_the_page_is_chosen(page, tmp_path):
+    path, _ = recording(tmp_path / "dropped.wav", 1, pause=2.45)
+    page.wait_for_selector("#system option", state="attached")
+    moved = page.evaluate_handle(DROP, base64.b64encode(path.read_bytes()).decode())
+    page.dispatch_event("#drop", "dragover", {"dataTransfer": moved})
+    assert "over" in page.get_attribute("#drop", "class")  # the drop zone shows it takes the file
+    page.dispatch_event("#drop", "drop", {"dataTransfer": moved})
+    assert page.text_content("#chosen").startswith("Chosen: dropped.wav")
+    page.click("#start")
+    page.wait_for_selector("#result:not([hidden])")
+    assert page.locator("#segments .segment").count() == 1
 
 
 def test_a_running_job_is_cancelled_and_what_it_did_stays(page, slow, tmp_path):
