@@ -110,6 +110,7 @@ export class JobView {
     this.timeline.reset();
     this.chunks.clear();
     clear($("chunks"));
+    $("chunk-count").textContent = "0";
     $("job-title").textContent = job.file;
     const task = job.prompt ? `your prompt “${job.prompt.slice(0, 80)}${job.prompt.length > 80 ? "…" : ""}”` : job.preset;
     $("job-meta").textContent = `${job.system} · ${task}${job.with_template ? " with a template" : ""} · ${when(job.created_at)}`;
@@ -135,28 +136,33 @@ export class JobView {
     $("job-status").textContent = words;
   }
 
+  /** A chunk's answer, in its place in the list (answers may arrive out of order). */
   chunkDone(chunk) {
+    if (this.chunks.has(chunk.index)) return;
     this.chunks.set(chunk.index, chunk);
     this.timeline.chunkDone(chunk, chunkState(chunk));
-    this.drawChunks([...this.chunks.values()].sort((a, b) => a.index - b.index), false);
+    const list = $("chunks");
+    let after = list.lastElementChild;
+    while (after && Number(after.dataset.index) > chunk.index) after = after.previousElementSibling;
+    list.insertBefore(this.chunkItem(chunk, false), after ? after.nextSibling : list.firstChild);
+    $("chunk-count").textContent = String(list.children.length);
   }
 
   drawChunks(chunks, seekable) {
-    const items = chunks.map((c) => {
-      const state = chunkState(c);
-      const span = `${clock(c.start ?? c.start_s)}–${clock(c.end ?? c.end_s)}`;
-      const start = c.start ?? c.start_s;
-      const time = seekable ? el("button", { type: "button", class: "seek", onclick: () => this.seek(start) }, span) : el("span", { class: "time" }, span);
-      const badge = { truncated: "cut short: the model hit its output limit", empty: "no answer" }[state];
-      return el(
-        "li",
-        { class: `chunk-item state-${state}`, dataset: { index: c.index, start, end: c.end ?? c.end_s } },
-        el("div", { class: "chunk-head" }, el("span", { class: "num" }, `Chunk ${c.index + 1}`), time, badge && el("strong", { class: "badge" }, badge), c.cached && el("span", { class: "hint" }, "from the cache")),
-        el("p", { class: "chunk-text" }, c.text || "(no text)"),
-      );
-    });
-    $("chunks").replaceChildren(...items);
-    $("chunk-count").textContent = String(items.length);
+    $("chunks").replaceChildren(...chunks.map((c) => this.chunkItem(c, seekable)));
+    $("chunk-count").textContent = String(chunks.length);
+  }
+
+  /** One chunk in the list: its span (a button that plays from there, once the recording is loaded). */
+  chunkItem(c, seekable) {
+    const state = chunkState(c);
+    const start = c.start ?? c.start_s;
+    const end = c.end ?? c.end_s;
+    const span = `${clock(start)}–${clock(end)}`;
+    const time = seekable ? el("button", { type: "button", class: "seek", onclick: () => this.seek(start) }, span) : el("span", { class: "time" }, span);
+    const badge = { truncated: "cut short: the model hit its output limit", empty: "no answer" }[state];
+    const head = el("div", { class: "chunk-head" }, el("span", { class: "num" }, `Chunk ${c.index + 1}`), time, badge && el("strong", { class: "badge" }, badge), c.cached && el("span", { class: "hint" }, "from the cache"));
+    return el("li", { class: `chunk-item state-${state}`, dataset: { index: c.index, start, end } }, head, el("p", { class: "chunk-text" }, c.text || "(no text)"));
   }
 
   end(job) {
