@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 OUT ?= out/catalog
+# the browser tests/web drive: Debian's package (see the browser target)
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint venv clean bench bench-gpu
+.PHONY: run test lint venv clean bench bench-gpu browser
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -59,8 +61,21 @@ lint: $(DEVSTAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-test: $(DEVSTAMP) lint
-	$(BIN)/python -m pytest
+# tests/web drive Debian's chromium (/usr/bin/chromium) through Playwright's Python package (the [dev]
+# extra; no browser is downloaded). Installed with apt-get when missing and make runs as root; otherwise
+# (or if apt-get fails) those tests skip, saying why.
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for tests/web (apt-get install chromium)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+			|| echo "note: chromium could not be installed: tests/web will be skipped"; \
+	else \
+		echo "note: $(CHROMIUM) is missing and make is not running as root: tests/web will be skipped"; \
+	fi
+
+test: $(DEVSTAMP) lint browser
+	AUDIOMM_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
 
 bench: $(DEVSTAMP)
 	$(BIN)/python -m pip install -q -e ".[bench]"

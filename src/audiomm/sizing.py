@@ -25,6 +25,7 @@ KV_BYTES = 2  # KV cache in 16-bit (transformers, vLLM and llama.cpp defaults)
 OVERHEAD_GPU = 1.0 * GB  # CUDA context (~0.3-0.6 GB) + encoder/prefill activations for one window
 OVERHEAD_CPU = 0.3 * GB
 OVERHEAD_FRACTION = 0.05  # allocator fragmentation, workspace: 5 % of the weights
+MAX_MEMORY_GB = 1e6  # the most memory anyone may ask about (a petabyte)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ def gateway(server, allowed, tmp_path_factory):
     systems = systems_file(
         root / "systems.toml", named, MODEL, max_chunk_seconds=12, concurrency=2, retries=0
     )
-    with Gateway(systems, root / "data", "--files-root", str(allowed), "--max-jobs", "1") as gw:
+    options = ("--files-root", str(allowed), "--max-jobs", "1", "--keep-audio-hours", "0")
+    with Gateway(systems, root / "data", *options) as gw:
         yield gw
 
 
@@ -112,7 +113,7 @@ def test_a_job_runs_to_its_results_in_every_format(gateway, tmp_path):
     )
     assert got["md"].text.startswith("# transcript: talk.wav") and "coverage: input 175.0 s" in got["md"].text
     assert got["srt"].text.count(" --> ") == 14 and got["vtt"].text.startswith("WEBVTT")
-    assert not any((gateway.log_path.parent / "data" / "uploads").iterdir())  # the upload went with the job
+    assert not any((gateway.log_path.parent / "data" / "uploads").iterdir())  # kept 0 h: gone with the job
 
 
 def test_events_stream_progress_and_a_late_client_gets_the_state_first(gateway, slow, tmp_path):
@@ -132,9 +133,12 @@ def test_events_stream_progress_and_a_late_client_gets_the_state_first(gateway, 
     assert chunks[-1]["progress"]["eta_s"] is not None
     assert all(c["chunk"]["text"].startswith("heard ") for c in chunks)
     assert live[-1][1]["job"]["status"] == "done"
-    late = events(gateway, job["id"])  # after the end: the state first, the chunks so far, the end
-    assert [n for n, _ in late] == ["job.state"] + ["job.chunk"] * 8 + ["job.done"]
-    assert late[0][1]["job"]["status"] == "done"
+    plan = next(d for n, d in live if n == "job.planned")
+    assert plan["input_s"] == pytest.approx(8 * (11.0 + 1.6), abs=0.1) and len(plan["chunks"]) == 8
+    assert all(s < e for s, e in plan["speech"]) and plan["speech"][0][0] < 0.5  # speech regions, in seconds
+    late = events(gateway, job["id"])  # after the end: the state first, the plan, the chunks, the end
+    assert [n for n, _ in late] == ["job.state", "job.planned"] + ["job.chunk"] * 8 + ["job.done"]
+    assert late[0][1]["job"]["status"] == "done" and late[1][1]["speech"] == plan["speech"]
     with gateway.http() as http:
         md = http.get(f"/v1/jobs/{job['id']}/result").text
     assert md.startswith("# meeting-summary: meeting.wav") and "summary of 8 parts" in md
@@ -224,7 +228,7 @@ def test_a_job_killed_mid_run_resumes_with_nothing_finished_recomputed(tmp_path)
     cached = done["coverage"]["cached_chunks"]
     assert cached >= 5 and after == 12 - cached  # only what had not finished was asked again
     assert before + after <= 12 + 1  # at most the one request in flight at the kill was lost
-    assert not upload.exists() and srt.count(" --> ") == 12
+    assert upload.exists() and srt.count(" --> ") == 12  # kept (24 h by default) for the page's player
 
 
 def status_in_table(tmp_path, job_id: str) -> str:

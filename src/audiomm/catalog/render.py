@@ -136,6 +136,12 @@ def family_page(cat: Catalog, f: Family, snap: Snapshot) -> FamilyPage:
     )
 
 
+def family_markdown(page: FamilyPage) -> str:
+    """A family's page as ``families/NAME.md`` (its links to other pages relative to that folder)."""
+    text = jinja_env().get_template("family.md.j2").render(p=page)
+    return _tidy(text.replace("](index.md)", "](../index.md)"))
+
+
 def _memory_intro(f: Family, spec: ModelSpec) -> str:
     return (
         f"Estimated by `audiomm size {f.family}`: weights + 16-bit audio encoder + KV cache for one "
@@ -403,10 +409,9 @@ def _write_pages(cat, snap, out: Path, diff, diff_note, with_charts: bool) -> li
     env = jinja_env()
     written: list[Path] = []
     pages = [family_page(cat, f, snap) for f in cat.families]
-    fam_t = env.get_template("family.md.j2")
     for p in pages:
         path = safe_join(out, "families", f"{slug(p.family)}.md")
-        atomic_write_text(path, _tidy(fam_t.render(p=p).replace("](index.md)", "](../index.md)")))
+        atomic_write_text(path, family_markdown(p))
         written.append(path)
     made = charts(cat, out / "charts") if with_charts else []
     written += [out / c[k] for c in made for k in ("png", "svg")]

@@ -27,7 +27,6 @@ SnapOpt = typer.Option(
 
 MAX_BATCH = 4096  # requests at once, for `size`
 MAX_WINDOW_S = 86_400.0  # seconds of audio per request: a day
-MAX_MEMORY_GB = 1e6  # a petabyte
 
 
 def positive(flag: str, value: float | None, most: float) -> None:
@@ -395,8 +394,8 @@ def fits_cmd(
 
     if vram is None and ram is None:
         raise AudiommError("give --vram GB and/or --ram GB")
-    positive("--vram", vram, MAX_MEMORY_GB)
-    positive("--ram", ram, MAX_MEMORY_GB)
+    positive("--vram", vram, sizing.MAX_MEMORY_GB)
+    positive("--ram", ram, sizing.MAX_MEMORY_GB)
     positive("--window", window, MAX_WINDOW_S)
     _, cat = catalog(snapshot_ref, db)
     rows = sizing.fits(cat, vram, ram, window)

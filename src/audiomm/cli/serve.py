@@ -37,9 +37,16 @@ def serve_cmd(
     files_root: Path | None = typer.Option(
         None, help="Jobs may name local files under this folder (default: none)."
     ),
+    keep_audio_hours: float = typer.Option(
+        GS.keep_audio_hours,
+        help="Hours an uploaded recording is kept after its job ends (the page plays it; 0: not kept).",
+    ),
+    reports: Path | None = typer.Option(
+        None, help="A folder of eval reports (report.html files, any depth) the web page lists."
+    ),
 ):
-    """Serve the systems behind OpenAI's API (transcriptions, translations, chat completions, models) and a
-    jobs API, for recordings of any length."""
+    """Serve the systems behind OpenAI's API (transcriptions, translations, chat completions, models), a
+    jobs API for recordings of any length, and a web page for them (http://127.0.0.1:8080/)."""
     try:
         from audiomm.serve import serve
     except ImportError as exc:  # pragma: no cover - the extra is missing
@@ -57,5 +64,7 @@ def serve_cmd(
         queue=queue,
         data_dir=data_dir,
         files_root=files_root,
+        keep_audio_hours=keep_audio_hours,
+        reports=reports,
     )
     serve(settings)

@@ -1,5 +1,6 @@
-"""The FastAPI application: OpenAI's endpoints, the jobs API, ``/health``; client keys; errors in OpenAI's
-shape; one access-log line per request (method, path, status, time: no query string, no header)."""
+"""The FastAPI application: OpenAI's endpoints, the jobs API, the web page and what it lists (presets,
+catalog, reports), ``/health``; client keys; errors in OpenAI's shape; the page's security headers on every
+answer; one access-log line per request (method, path, status, time: no query string, no header)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
-from audiomm.serve import chat, jobs_api, transcribe
+from audiomm.serve import catalog_api, chat, jobs_api, transcribe, web
 from audiomm.serve.errors import ApiError, error_response
 from audiomm.serve.gateway import Gateway, gateway_of
 from audiomm.serve.jobs import Jobs
 
 log = logging.getLogger("audiomm.serve")
+SWEEP_S = 300  # how often uploads past their retention are removed
 
 
 async def require_key(request: Request) -> None:
@@ -92,20 +94,33 @@ def create_app(gateway: Gateway) -> FastAPI:
         resumed = gateway.jobs.resume()
         if resumed:
             log.info("resumed %d unfinished job(s)", resumed)
+        sweeping = asyncio.ensure_future(sweep(gateway.jobs))
         yield
+        sweeping.cancel()
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.gateway = gateway
     app.include_router(open_routes())
+    app.include_router(web.open_routes())
     api = APIRouter(dependencies=[Depends(require_key)])
-    for module in (transcribe, chat, jobs_api):
+    for module in (transcribe, chat, jobs_api, catalog_api):
         api.include_router(module.router)
     api.include_router(model_routes())
+    api.include_router(web.api_routes())
     app.include_router(api)
+    web.mount_static(app)
     app.add_exception_handler(HTTPException, http_error)
     app.add_middleware(Errors)
+    app.add_middleware(web.SecurityHeaders)
     app.add_middleware(AccessLog)
     return app
+
+
+async def sweep(jobs: Jobs) -> None:
+    """Remove the uploads past their retention every few minutes (a gateway may sit idle for days)."""
+    while True:
+        await asyncio.sleep(SWEEP_S)
+        await anyio.to_thread.run_sync(jobs.sweep)
 
 
 def http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -118,10 +133,12 @@ def open_routes() -> APIRouter:
 
     @router.get("/health")
     async def health(request: Request) -> JSONResponse:
-        """200 once the gateway answers (systems loaded or tried, jobs resumed); what is running and waiting."""
+        """200 once the gateway answers (systems loaded or tried, jobs resumed); what is running and waiting;
+        whether clients need a key, and the largest upload (the web page checks both before it asks)."""
         gw = gateway_of(request)
         systems = {name: gw.pool.state(name).split(":")[0] for name in gw.pool.systems}
-        return JSONResponse({"status": "ok", "systems": systems, **gw.scheduler.status()})
+        limits = {"keys": bool(gw.keys), "max_upload_mb": gw.settings.max_upload_mb}
+        return JSONResponse({"status": "ok", "systems": systems, **gw.scheduler.status(), **limits})
 
     return router
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -19,6 +20,7 @@ from audiomm.longform.cache import ChunkCache
 from audiomm.paths import output_dir
 from audiomm.serve.errors import Cancelled, QueueFull
 from audiomm.serve.feed import Feed
+from audiomm.serve.library import Library
 from audiomm.serve.pool import SystemPool
 from audiomm.serve.scheduler import Scheduler, Ticket
 from audiomm.serve.settings import GatewaySettings
@@ -64,6 +66,8 @@ class Gateway:
         self.cache = ChunkCache(root / "cache")
         self.store = JobStore(root / "jobs.sqlite")
         self.started = int(time.time())
+        self.secret = secrets.token_bytes(32)  # signs the page's report links; new at each start
+        self.library = Library()  # the catalog, built on first use
         self.loop: asyncio.AbstractEventLoop | None = None  # set when the application starts
         self.jobs: Jobs | None = None  # made when the application starts (they need the loop)
 

@@ -1,12 +1,16 @@
 """Jobs for long work: accepted at once, queued on the scheduler like any request, run on the system's
 shared backend; every step kept in the jobs table (:mod:`audiomm.serve.store`) and fed to whoever follows
-the job's events; queued again after a restart (the chunk cache makes the rerun free for what finished)."""
+the job's events; queued again after a restart (the chunk cache makes the rerun free for what finished).
+
+An uploaded recording is kept ``--keep-audio-hours`` after its job ends (the web page plays it beside the
+transcript), then removed by :meth:`Jobs.sweep` (at each job's end, every few minutes, and at start)."""
 
 from __future__ import annotations
 
 import os
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -18,7 +22,7 @@ from audiomm.serve.gateway import Gateway
 from audiomm.serve.prompts import job_preset, run_options
 from audiomm.serve.replies import coverage
 from audiomm.serve.scheduler import Ticket
-from audiomm.serve.store import OVER, Job
+from audiomm.serve.store import OVER, Job, Plan, span
 from audiomm.serve.uploads import Upload, label
 from audiomm.serve.wire import RESULT_FORMATS, JobRequest
 from audiomm.serve.work import Progress, Work, prepared
@@ -96,7 +100,7 @@ class Jobs:
         """Queue again what was queued or running when the gateway stopped (killed too); remove the uploads no
         job needs (requests cut short, half-written files). How many jobs were resumed."""
         jobs = self.store.unfinished()
-        self.gateway.spool.clean({Path(j.file) for j in jobs if j.owned})
+        self.gateway.spool.clean(self.store.uploads_kept(time.time() - self.gateway.settings.keep_audio_s))
         for job in jobs:
             self.store.requeue(job.id)
             self.enqueue(job, self.gateway.scheduler.reserve(force=True))
@@ -138,18 +142,22 @@ class Jobs:
         grows, the plan once complete, each chunk's answer."""
         progress.see(event)
         if isinstance(event, ChunkPlanned):
-            c = event.chunk
-            chunk = {"index": c.index, "start": c.start_s, "end": c.end_s}
+            chunk = span(event.chunk.index, event.chunk.start_s, event.chunk.end_s)
             live.feed.push({"type": "job.chunk_planned", "chunk": chunk, "progress": progress.to_dict()})
         elif isinstance(event, Planned):
+            plan = Plan.of(event)
             self.store.progress(job_id, progress)
-            live.feed.push(
-                {"type": "job.planned", "window_s": event.window.seconds, "progress": progress.to_dict()}
-            )
+            self.store.keep_plan(job_id, plan)
+            live.feed.push(plan.event(progress))
         elif isinstance(event, ChunkDone):
             r = event.result
             self.store.progress(job_id, progress, r)
-            chunk = {"index": r.index, "start": r.start_s, "end": r.end_s, "text": r.text, "cached": r.cached}
+            chunk = {
+                **span(r.index, r.start_s, r.end_s),
+                "text": r.text,
+                "cached": r.cached,
+                "flags": r.flags,
+            }
             live.feed.push({"type": "job.chunk", "chunk": chunk, "progress": progress.to_dict()})
 
     def end(self, job_id: str, live: Live, status: str, error: dict | None = None) -> None:
@@ -172,9 +180,15 @@ class Jobs:
         return self.get(job_id)
 
     def retire(self, job_id: str, live: Live) -> None:
-        """The job is over in this process: its feed ends, its uploaded recording goes."""
+        """The job is over in this process: its feed ends; uploads kept long enough go."""
         live.feed.close()
         self.live.pop(job_id, None)
-        job = self.store.get(job_id)
-        if job is not None and job.owned and job.status in OVER:
-            Path(job.file).unlink(missing_ok=True)
+        self.sweep()
+
+    def sweep(self) -> int:
+        """Remove the uploads of jobs that ended more than ``--keep-audio-hours`` ago; how many."""
+        over = self.store.uploads_over(time.time() - self.gateway.settings.keep_audio_s)
+        gone = [p for p in over if p.exists()]
+        for path in gone:
+            path.unlink(missing_ok=True)
+        return len(gone)

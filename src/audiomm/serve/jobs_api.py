@@ -1,15 +1,18 @@
-"""The jobs API: ``POST /v1/jobs`` (202 at once), ``GET /v1/jobs/{id}`` (state and progress),
-``GET /v1/jobs/{id}/events`` (server-sent events: the state so far first, then each step as it happens),
-``GET /v1/jobs/{id}/result?format=md|json|srt|vtt``, ``DELETE /v1/jobs/{id}`` (cancel)."""
+"""The jobs API: ``POST /v1/jobs`` (202 at once), ``GET /v1/jobs`` (the newest first),
+``GET /v1/jobs/{id}`` (state and progress), ``GET /v1/jobs/{id}/events`` (server-sent events: the state so
+far first, then each step as it happens), ``GET /v1/jobs/{id}/result?format=md|json|srt|vtt``,
+``GET /v1/jobs/{id}/audio`` (the recording, with ranges, while it is kept), ``DELETE /v1/jobs/{id}`` (cancel)."""
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import anyio
 from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 
 from audiomm.paths import TEXT_LIMIT_BYTES
 from audiomm.serve.errors import ApiError
@@ -18,7 +21,7 @@ from audiomm.serve.jobs import Live, local_file, state_event
 from audiomm.serve.replies import PING_S, coverage_header, sse
 from audiomm.serve.store import OVER, Job
 from audiomm.serve.uploads import checked, read_form, read_json
-from audiomm.serve.wire import RESULT_FORMATS, job_request, json_form
+from audiomm.serve.wire import RESULT_FORMATS, job_request, json_form, list_limit
 
 router = APIRouter()
 MEDIA_TYPES = {
@@ -50,6 +53,14 @@ async def submit(request: Request) -> JSONResponse:
         ex.close()
 
 
+@router.get("/v1/jobs")
+async def listing(request: Request) -> JSONResponse:
+    """The jobs, newest first (``limit``, 50 unless asked): what the web page's history shows."""
+    limit = list_limit(request.query_params.get("limit"))
+    jobs = gateway_of(request).store.recent(limit)
+    return JSONResponse({"object": "list", "data": [j.public() for j in jobs]})
+
+
 @router.get("/v1/jobs/{job_id}")
 async def job_state(job_id: str, request: Request) -> JSONResponse:
     """The job: status (queued, running, done, failed, cancelled) and progress (chunks, audio seconds, ETA)."""
@@ -78,10 +89,27 @@ async def result(job_id: str, request: Request) -> Response:
     return Response(body, media_type=MEDIA_TYPES[fmt], headers=coverage_header(job.coverage))
 
 
+@router.get("/v1/jobs/{job_id}/audio")
+async def audio(job_id: str, request: Request) -> FileResponse:
+    """The job's recording as it was sent (byte ranges: a player seeks in it), while the gateway keeps it."""
+    gw = gateway_of(request)
+    job = gw.jobs.get(job_id)
+    if not Path(job.file).is_file():
+        hours = gw.settings.keep_audio_hours
+        raise ApiError(
+            404,
+            f"the recording of job {job_id} is no longer kept (the gateway keeps it {hours:g} h after its job ends)",
+            code="audio_gone",
+        )
+    media = mimetypes.guess_type(job.name)[0] or "application/octet-stream"
+    return FileResponse(job.file, media_type=media, headers={"Cache-Control": "private, no-cache"})
+
+
 @router.get("/v1/jobs/{job_id}/events")
 async def events(job_id: str, request: Request) -> EventSourceResponse:
-    """Server-sent events: ``job.state`` (the job so far) and the chunks finished so far, then each step as it
-    happens (``job.planned``, ``job.chunk``), and the end (``job.done``, ``job.failed``, ``job.cancelled``)."""
+    """Server-sent events: ``job.state`` (the job so far), then each step as it happens (``job.chunk_planned``,
+    ``job.planned``, ``job.chunk``) and the end (``job.done``, ``job.failed``, ``job.cancelled``); a job over
+    replays its plan and its chunks before its end."""
     gw = gateway_of(request)
     live = gw.jobs.live.get(job_id)  # before the job is read: a job not live then is over in the table
     return EventSourceResponse(job_events(gw, gw.jobs.get(job_id), live), ping=PING_S)
@@ -93,6 +121,9 @@ async def job_events(gw: Gateway, job: Job, live: Live | None) -> AsyncIterator[
         async for item in live.feed.follow():
             yield sse(item, item["type"])
         return
+    plan = gw.store.plan(job.id)
+    if plan is not None:
+        yield sse(plan.event(job.progress), "job.planned")
     for chunk in gw.store.chunks(job.id):
         yield sse({"type": "job.chunk", "chunk": chunk}, "job.chunk")
     if job.status in OVER:

@@ -29,6 +29,8 @@ class GatewaySettings:
     queue: int = 16  # recordings waiting for a slot (uploading, queued or submitted jobs); more get 429
     data_dir: Path | None = None  # None: <AUDIOMM_HOME>/serve
     files_root: Path | None = None  # jobs may name local files under this folder (None: uploads only)
+    keep_audio_hours: float = 24.0  # an upload is kept this long after its job ends, for the page's player
+    reports: Path | None = None  # a folder of eval reports (report.html files) the web page lists
 
     def __post_init__(self) -> None:
         for name in ("max_jobs", "per_system", "port"):
@@ -38,13 +40,21 @@ class GatewaySettings:
             raise AudiommError("--queue must be 0 or more")
         if not (math.isfinite(self.max_upload_mb) and self.max_upload_mb > 0):
             raise AudiommError("--max-upload-mb must be a positive number")
-        if self.files_root is not None and not self.files_root.is_dir():
-            raise AudiommError(f"--files-root {self.files_root}: not a directory")
+        if not (math.isfinite(self.keep_audio_hours) and self.keep_audio_hours >= 0):
+            raise AudiommError("--keep-audio-hours must be a number, 0 or more")
+        for flag, folder in (("--files-root", self.files_root), ("--reports", self.reports)):
+            if folder is not None and not folder.is_dir():
+                raise AudiommError(f"{flag} {folder}: not a directory")
 
     @property
     def upload_limit(self) -> int:
         """Bytes of audio one request may carry."""
         return int(self.max_upload_mb * MB)
+
+    @property
+    def keep_audio_s(self) -> float:
+        """Seconds an upload is kept after its job ends (0: removed when the job ends)."""
+        return self.keep_audio_hours * 3600
 
     def directory(self) -> Path:
         """Where jobs, uploads and the chunk cache live."""

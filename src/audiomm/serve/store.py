@@ -6,6 +6,8 @@
     chunks   (job, index) -> span, text, cached: the partial results, as they finish
     results  (job, format) -> the rendered result (md, json, srt, vtt), written with the status in one
              transaction: a job is done with all its results, or not done
+    plans    job -> its chunk plan once complete (length, speech found, chunks, window): what the web page
+             draws for a job it reopens
 
 States: queued -> running -> done | failed | cancelled. A gateway stopped (even by SIGKILL) leaves its
 running jobs ``running``; at start they are queued again and rerun: the chunk cache answers every chunk
@@ -23,9 +25,9 @@ from pathlib import Path
 
 from audiomm.config import RunOptions
 from audiomm.errors import AudiommError
-from audiomm.longform import ChunkResult
+from audiomm.longform import ChunkResult, Planned
 from audiomm.serve.work import Progress
-from audiomm.tasks.presets import Preset
+from audiomm.tasks.presets import CUSTOM, Preset
 
 OVER = ("done", "failed", "cancelled")
 LIVE = ("queued", "running")
@@ -44,11 +46,38 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE TABLE IF NOT EXISTS results (
     job TEXT NOT NULL, format TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (job, format)
 );
+CREATE TABLE IF NOT EXISTS plans (job TEXT PRIMARY KEY, body TEXT NOT NULL);
 """
 COLUMNS = (
     "id, status, system, preset, options, file, name, owned, created, started, finished, attempts,"
     " chunks_done, chunks_total, input_s, audio_done_s, error, coverage"
 )
+
+
+def span(index: int, start: float, end: float) -> dict:
+    """A chunk's place in the recording, as the job events give it."""
+    return {"index": index, "start": round(start, 3), "end": round(end, 3)}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A job's complete chunk plan: the recording's length, the speech found, the chunks, the window."""
+
+    input_s: float
+    window_s: float
+    speech: list[tuple[float, float]]
+    chunks: list[dict]
+
+    @classmethod
+    def of(cls, event: Planned) -> Plan:
+        a = event.analysis
+        speech = [(round(s, 3), round(e, 3)) for s, e in a.plan.regions]
+        chunks = [span(c.index, c.start_s, c.end_s) for c in a.plan.chunks]
+        return cls(round(a.duration_s, 3), event.window.seconds, speech, chunks)
+
+    def event(self, progress: Progress) -> dict:
+        """``job.planned``: the plan, with the progress so far."""
+        return {"type": "job.planned", **asdict(self), "progress": progress.to_dict()}
 
 
 @dataclass
@@ -82,6 +111,9 @@ class Job:
             "status": self.status,
             "system": self.system,
             "preset": self.preset.name,
+            "kind": self.preset.kind,
+            "prompt": self.preset.chunk_prompt if self.preset.source == CUSTOM else None,
+            "with_template": self.options.template is not None,
             "file": self.name,
             "created_at": int(self.created),
             "started_at": None if self.started is None else int(self.started),
@@ -226,3 +258,25 @@ class JobStore:
     def result(self, job_id: str, fmt: str) -> str | None:
         rows = self.read("SELECT body FROM results WHERE job = ? AND format = ?", (job_id, fmt))
         return rows[0][0] if rows else None
+
+    def keep_plan(self, job_id: str, plan: Plan) -> None:
+        self.write(("INSERT OR REPLACE INTO plans VALUES (?,?)", (job_id, json.dumps(asdict(plan)))))
+
+    def plan(self, job_id: str) -> Plan | None:
+        rows = self.read("SELECT body FROM plans WHERE job = ?", (job_id,))
+        return Plan(**json.loads(rows[0][0])) if rows else None
+
+    def recent(self, limit: int) -> list[Job]:
+        """The newest jobs first."""
+        rows = self.read(f"SELECT {COLUMNS} FROM jobs ORDER BY created DESC LIMIT ?", (limit,))
+        return [from_row(r) for r in rows]
+
+    def uploads_over(self, before: float) -> list[Path]:
+        """The gateway's uploads of jobs that ended before ``before`` (their retention has run out)."""
+        sql = f"SELECT file FROM jobs WHERE owned = 1 AND status IN {OVER} AND finished <= ?"
+        return [Path(f) for (f,) in self.read(sql, (before,))]
+
+    def uploads_kept(self, since: float) -> set[Path]:
+        """The gateway's uploads still needed: of jobs not over, or over since ``since``."""
+        sql = f"SELECT file FROM jobs WHERE owned = 1 AND (status IN {LIVE} OR finished >= ?)"
+        return {Path(f) for (f,) in self.read(sql, (since,))}

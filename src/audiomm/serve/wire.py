@@ -4,15 +4,19 @@ wrong is a 400 naming the parameter, in OpenAI's words."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from audiomm.serve.errors import ApiError
 from audiomm.serve.uploads import Form, Upload
+from audiomm.sizing import MAX_MEMORY_GB
 
 RESPONSE_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
 RESULT_FORMATS = ("md", "json", "srt", "vtt")  # a job's result (audiomm's writers)
 MAX_TEMPERATURE = 2.0  # OpenAI's range is 0 to 2
+LIST_LIMIT = 50  # jobs listed unless a client asks for another number
+MAX_LIST_LIMIT = 500
 
 
 class Fields:
@@ -293,3 +297,43 @@ def json_form(body: Any) -> Form:
             raise ApiError(400, f"{key} must be a string", param=str(key))
         fields[str(key)] = [value]
     return Form(fields)
+
+
+def list_limit(value: str | None) -> int:
+    """How many jobs to list: ``limit`` from 1 to 500 (50 unless given)."""
+    if value is None:
+        return LIST_LIMIT
+    if not value.isdigit() or not 1 <= int(value) <= MAX_LIST_LIMIT:
+        raise ApiError(400, f"limit must be a whole number from 1 to {MAX_LIST_LIMIT}", param="limit")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class FitsRequest:
+    """``GET /v1/catalog/fits``: GPU memory and/or RAM, in GB."""
+
+    vram_gb: float | None
+    ram_gb: float | None
+
+
+def fits_request(query: Mapping[str, str]) -> FitsRequest:
+    """The typed request of ``?vram=GB&ram=GB`` (at least one)."""
+    asked = FitsRequest(gigabytes(query.get("vram"), "vram"), gigabytes(query.get("ram"), "ram"))
+    if asked.vram_gb is None and asked.ram_gb is None:
+        raise ApiError(400, "give vram (GB of GPU memory) and/or ram (GB of RAM)", param="vram")
+    return asked
+
+
+def gigabytes(value: str | None, name: str) -> float | None:
+    """A memory size in GB above 0 (None when not given, or given empty)."""
+    if value is None or not value.strip():
+        return None
+    try:
+        gb = float(value)
+    except ValueError:
+        gb = math.nan
+    if not (math.isfinite(gb) and 0 < gb <= MAX_MEMORY_GB):
+        raise ApiError(
+            400, f"{name} must be a number of GB above 0 and at most {MAX_MEMORY_GB:g}", param=name
+        )
+    return gb

@@ -19,6 +19,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 KINDS = ("transcript", "summary", "analysis")
+CUSTOM = "cli"  # the source of a preset made from a prompt (--prompt, or a gateway request's prompt)
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ def custom(system: str | None, prompt: str, kind: str = "summary") -> Preset:
         system,
         prompt,
         None if kind == "transcript" else reduce,
-        source="cli",
+        source=CUSTOM,
     )
 
 
