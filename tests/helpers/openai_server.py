@@ -31,7 +31,7 @@ class OpenAIState:
     crash_after: int | None = None  # audio requests served before every further one fails
     length_for: int = 0  # this many audio answers end with finish_reason=length
     delay: float = 0.0
-    audio: list[dict] = field(default_factory=list)  # one per audio request served
+    audio: list[dict] = field(default_factory=list)  # one per audio request served (with its prompt text)
     text_requests: list[dict] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)  # scripted answers to text requests, in order
     errors: list[str] = field(default_factory=list)  # wire-format violations seen
@@ -183,7 +183,7 @@ class Handler(BaseHTTPRequestHandler):
             if audio is not None:
                 if st.crash_after is not None and len(st.audio) >= st.crash_after:
                     return self._send(500, {"error": {"message": "server crashed"}})
-                st.audio.append(audio)
+                st.audio.append({**audio, "prompt": text})
                 n = len(st.audio)
                 answer = f"heard {audio['duration_s']:.2f} seconds"
                 if st.length_for > 0:

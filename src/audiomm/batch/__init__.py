@@ -43,7 +43,7 @@ def run_batch(
         cache = ChunkCache() if all(item.task.options.cache for item in items) else None
         tick = (lambda: on_tick(recorder)) if on_tick else None
         try:
-            engine(options)(todo, options, recorder, cache).run(tick)
+            engine_class(options)(todo, options, recorder, cache).run(tick)
         except KeyboardInterrupt:
             recorder.interrupted()
             c = recorder.counts()
@@ -57,7 +57,7 @@ def run_batch(
         table.close()
 
 
-def engine(options: BatchOptions):
+def engine_class(options: BatchOptions):
     """The engine class ``options.engine`` names (Ray is imported only when asked for)."""
     if options.engine == "ray":
         from audiomm.batch.ray_engine import RayEngine
