@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 
 from audiomm.audio.analyze import Analysis, PlannedChunk
 from audiomm.audio.chunking import check_chunk
-from audiomm.backends import Backend, load
+from audiomm.backends import Backend
 from audiomm.batch.frontend import (
     ChunkReady,
     FrontEndPool,
@@ -37,25 +37,17 @@ from audiomm.batch.frontend import (
     PlanRequest,
 )
 from audiomm.batch.outputs import Outcome, Recorder
+from audiomm.batch.prepare import Backends, prepare, problem
 from audiomm.batch.work import BatchOptions, Item, Task
-from audiomm.config import BackendConfig, scrub_urls
-from audiomm.errors import AudiommError, first_line
+from audiomm.errors import AudiommError
 from audiomm.knowledge import Window
-from audiomm.longform.cache import CachedBackend, ChunkCache
+from audiomm.longform.cache import ChunkCache
 from audiomm.longform.map import ChunkPrompt, Job, chunk_result, map_jobs
 from audiomm.longform.results import ChunkResult, RunResult
-from audiomm.longform.runner import Setup, chunk_key, chunk_prompt, merged, window_note
+from audiomm.longform.runner import Setup, chunk_key, merged, window_note
 
 MERGE_THREADS = 2  # recordings merged at once (a summary's reduce asks the model)
 TICK_S = 1.0  # how often progress and batch.jsonl are brought up to date while nothing happens
-
-
-def problem(exc: BaseException) -> str:
-    """An exception as the one line a failed recording keeps (URLs without their credentials)."""
-    text = (
-        first_line(exc, 1000) if isinstance(exc, AudiommError) else f"{type(exc).__name__}: {first_line(exc)}"
-    )
-    return scrub_urls(text)
 
 
 class Slot:
@@ -150,7 +142,7 @@ class LocalEngine:
         self.events: queue.Queue = queue.Queue()
         self.open: dict[int, Open] = {}
         self.serial = 0
-        self.loaded: dict[BackendConfig, Backend | str] = {}
+        self.backends = Backends()
         self.slots: dict[int, Slot] = {}
         self.prepared: dict[Task, Prepared | str] = {}
         workers = options.front_end_workers()
@@ -316,41 +308,18 @@ class LocalEngine:
             self._prepare(item.task)
         return [s.backend for s in self.slots.values()]
 
-    def _loaded(self, config: BackendConfig) -> Backend | str:
-        if config not in self.loaded:
-            try:
-                self.loaded[config] = load(config)
-            except Exception as exc:  # noqa: BLE001 - its recordings fail with this line, the others go on
-                self.loaded[config] = problem(exc)
-        return self.loaded[config]
-
     def _prepare(self, task: Task) -> Prepared | str:
         """The task's setup, window and lane, made once (or the one line that says why it cannot run)."""
-        if task in self.prepared:
-            return self.prepared[task]
-        backend = self._loaded(task.config)
-        reducer = (
-            self._loaded(task.config.for_text(task.options.reduce_model))
-            if task.options.reduce_model
-            else backend
-        )
-        for b in (backend, reducer):
-            if isinstance(b, str):
-                self.prepared[task] = b
-                return b
-        try:
-            window = task.options.window(backend.spec, task.preset.verbatim)
-            ask = chunk_prompt(task.preset, backend, task.options)
-        except Exception as exc:  # noqa: BLE001 - a preset or window this model cannot take
-            self.prepared[task] = problem(exc)
-            return self.prepared[task]
-        if self.cache is not None:
-            reducer = CachedBackend(reducer, self.cache, task.options.reuse)
-        slot = self.slots.setdefault(id(backend), Slot(backend))
-        lane = Lane(slot, ask)
-        slot.lanes.append(lane)
-        setup = Setup("", task.preset, backend, reducer, ask, task.options)
-        self.prepared[task] = Prepared(setup, window, lane)
+        if task not in self.prepared:
+            try:
+                setup, window = prepare(task, self.backends, self.cache)
+            except Exception as exc:  # noqa: BLE001 - its recordings fail with this line, the others go on
+                self.prepared[task] = problem(exc)
+                return self.prepared[task]
+            slot = self.slots.setdefault(id(setup.backend), Slot(setup.backend))
+            lane = Lane(slot, setup.ask)
+            slot.lanes.append(lane)
+            self.prepared[task] = Prepared(setup, window, lane)
         return self.prepared[task]
 
     def _dispatch(self) -> None:
