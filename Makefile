@@ -24,7 +24,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $@
 
 $(DEVSTAMP): $(STAMP)
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,scale]"
 	touch $@
 
 MODELS := $(BIN)/python tests/offline_models.py
@@ -67,6 +67,7 @@ bench: $(DEVSTAMP)
 	$(BIN)/python bench/frontend.py
 	$(BIN)/python bench/streaming.py
 	$(BIN)/python bench/batching.py --repeat 3
+	$(BIN)/python bench/batch.py --ray
 
 # On a machine with a CUDA GPU (and a CUDA build of torch): 1 hour through a full-size Qwen2-Audio-7B architecture.
 bench-gpu: $(DEVSTAMP)
