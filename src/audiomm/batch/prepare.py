@@ -34,6 +34,10 @@ class Backends:
                 self.loaded[config] = load(config)
             except Exception as exc:  # noqa: BLE001 - kept as the line its recordings fail with
                 self.loaded[config] = problem(exc)
+            else:
+                batch_mode = getattr(self.loaded[config], "batch_mode", None)
+                if batch_mode is not None:  # the classic pipeline: Whisper decodes many chunks at once
+                    batch_mode()
         found = self.loaded[config]
         if isinstance(found, str):
             raise AudiommError(found)
