@@ -81,20 +81,13 @@ def cli(*args: str, home: Path) -> subprocess.CompletedProcess:
     return subprocess.run([EXE, *args], capture_output=True, text=True, env=env)
 
 
+def model_args(url: str, concurrency: int) -> list[str]:
+    """The model, its server and the requests in flight, as ``run`` and ``batch`` both take them."""
+    return ["--model", MODEL, "--base-url", url, "--concurrency", str(concurrency)]
+
+
 def batch_args(folder: Path, out: Path, url: str, concurrency: int, *more: str) -> list[str]:
-    return [
-        "batch",
-        str(folder),
-        "--out",
-        str(out),
-        "--model",
-        MODEL,
-        "--base-url",
-        url,
-        "--concurrency",
-        str(concurrency),
-        *more,
-    ]
+    return ["batch", str(folder), "--out", str(out), *model_args(url, concurrency), *more]
 
 
 def timed_batch(folder: Path, tmp: Path, url: str, concurrency: int, *more: str) -> float:
@@ -109,19 +102,8 @@ def timed_batch(folder: Path, tmp: Path, url: str, concurrency: int, *more: str)
 def run_each(files: list[Path], tmp: Path, url: str, concurrency: int) -> float:
     t = time.perf_counter()
     for f in files:
-        p = cli(
-            "run",
-            str(f),
-            "--model",
-            MODEL,
-            "--base-url",
-            url,
-            "--concurrency",
-            str(concurrency),
-            "--out",
-            str(tmp / f"{f.stem}.md"),
-            home=tmp / "home",
-        )
+        out = ("--out", str(tmp / f"{f.stem}.md"))
+        p = cli("run", str(f), *model_args(url, concurrency), *out, home=tmp / "home")
         if p.returncode != 0:
             raise SystemExit(f"run failed: {p.stderr}")
     return time.perf_counter() - t

@@ -188,9 +188,7 @@ class LocalEngine:
         elif isinstance(event, MapFailed):
             for n in event.numbers:
                 self._fail(n, event.error)
-        elif isinstance(event, Failed):
-            self._fail(event.number, event.error, event.permanent)
-        elif isinstance(event, PlanFailed):
+        elif isinstance(event, Failed | PlanFailed):
             self._fail(event.number, event.error, event.permanent)
         elif isinstance(event, Merged):
             self._finish(event.number, event.result)
@@ -316,7 +314,9 @@ class LocalEngine:
             except Exception as exc:  # noqa: BLE001 - its recordings fail with this line, the others go on
                 self.prepared[task] = problem(exc)
                 return self.prepared[task]
-            slot = self.slots.setdefault(id(setup.backend), Slot(setup.backend))
+            if id(setup.backend) not in self.slots:  # tasks on one model share its requests in flight
+                self.slots[id(setup.backend)] = Slot(setup.backend)
+            slot = self.slots[id(setup.backend)]
             lane = Lane(slot, setup.ask)
             slot.lanes.append(lane)
             self.prepared[task] = Prepared(setup, window, lane)
