@@ -27,7 +27,8 @@ VERBATIM_MIN_TOKENS = 64  # a transcript's output tokens beyond those that grow 
 class BackendConfig:
     """A model behind a backend, with how to reach or load it.
 
-    ``openai``: ``model`` as the server names it, at ``base_url``. ``transformers``: a Hub id or a local
+    ``openai``: ``model`` as the server names it, at ``base_url`` (and at each of ``base_urls``: replicas of
+    one model, each request sent to the least busy; the first server names the answers in the cache). ``transformers``: a Hub id or a local
     directory (``device``, ``dtype``, ``quantize``, ``trust_remote_code``, ``batch_size``). ``classic``:
     ``model`` is a Whisper (CTranslate2) model and ``llm`` the text model that reads its transcript.
     """
@@ -35,6 +36,7 @@ class BackendConfig:
     backend: str = "openai"
     model: str = ""
     base_url: str | None = field(default=None, repr=False)  # may hold credentials: shown via public_url
+    base_urls: tuple[str, ...] = field(default=(), repr=False)  # more servers of the same model (replicas)
     api_key: str | None = field(default=None, repr=False)  # never written anywhere
     api_key_env: str | None = None  # the name of a variable that holds the key (files never hold keys)
     concurrency: int = 4  # requests in flight at once (servers)
@@ -69,9 +71,15 @@ class BackendConfig:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("api_key", "llm")}
         if self.base_url is not None:
             out["base_url"] = public_url(self.base_url)
+        out["base_urls"] = [public_url(u) for u in self.base_urls] or None
         if self.llm is not None:
             out["llm"] = self.llm.public()
         return {k: v for k, v in out.items() if v is not None}
+
+    def servers(self) -> tuple[str, ...]:
+        """Every server named for this model, in order, each once: ``base_url`` then ``base_urls``."""
+        named = ((self.base_url,) if self.base_url else ()) + tuple(self.base_urls)
+        return tuple(dict.fromkeys(named))
 
     def for_text(self, model: str, backend: str | None = None) -> BackendConfig:
         """The same connection and loading options for a text model (the reduce step, the classic LLM)."""

@@ -5,6 +5,7 @@
     backend = "openai"                    # any BackendConfig field: model, base_url, api_key_env, ...
     model = "Qwen/Qwen2-Audio-7B-Instruct"
     base_url = "http://localhost:8000/v1"
+    base_urls = ["http://gpu2:8000/v1"]   # more replicas of the model: each request to the least busy
     api_key_env = "VLLM_API_KEY"          # the variable that holds the key: keys never go in files
     llm = "..."                           # classic: the text LLM (llm_backend: openai | transformers)
     max_chunk_seconds = 20                # run options this system overrides (max_new_tokens too)
@@ -84,6 +85,15 @@ def _system(row: dict) -> System:
     return System(name, with_llm(BackendConfig(**given), llm, llm_backend), RunOptions(**run))
 
 
+def expanded(value: object, base: Path) -> object:
+    """A value of a systems file with its text expanded (:func:`~audiomm.paths.expand`), in lists too."""
+    if isinstance(value, str):
+        return expand(value, base)
+    if isinstance(value, list):
+        return [expanded(v, base) for v in value]
+    return value
+
+
 def load_systems(path: Path, flag: str = "--systems") -> list[System]:
     """The systems of a TOML file; one clear line for anything wrong in it."""
     try:
@@ -98,9 +108,7 @@ def load_systems(path: Path, flag: str = "--systems") -> list[System]:
     out = []
     for i, row in enumerate(rows, 1):
         if isinstance(row, dict):
-            row = {
-                k: expand(v, path.parent) if isinstance(v, str) and k != "name" else v for k, v in row.items()
-            }
+            row = {k: v if k == "name" else expanded(v, path.parent) for k, v in row.items()}
         try:
             out.append(_system(row))
         except ValidationError as exc:

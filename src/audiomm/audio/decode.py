@@ -21,6 +21,9 @@ from audiomm.errors import AudiommError
 from audiomm.paths import kind_of, status
 
 DEFAULT_RATE = 16_000
+AUDIO_EXTENSIONS = frozenset(  # what a folder of recordings is searched for (eval, batch)
+    ".wav .flac .mp3 .m4a .aac .ogg .oga .opus .webm .mka .mp4 .mkv .mov .aif .aiff .wma .amr".split()
+)
 GROUP_SAMPLES = 500_000  # decoded samples grouped per resampler call
 
 

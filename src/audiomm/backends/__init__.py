@@ -22,9 +22,18 @@ def factory(name: str) -> Callable[[BackendConfig], Backend]:
     return getattr(import_module(module), cls)
 
 
+SERVERS = ("openai", "ollama")  # backends that may name several servers (replicas of one model)
+
+
 def load(config: BackendConfig) -> Backend:
-    """The backend for ``config``: connected or loaded, ready for ``generate``."""
-    return factory(config.backend)(config)
+    """The backend for ``config``: connected or loaded, ready for ``generate``; several servers of one
+    model become one :class:`~audiomm.backends.replicas.Replicas`."""
+    make = factory(config.backend)
+    if config.backend in SERVERS and len(config.servers()) > 1:
+        from audiomm.backends.replicas import replicas
+
+        return replicas(config, make)
+    return make(config)
 
 
 __all__ = ["FACTORIES", "Backend", "BackendError", "GenerationSettings", "Request", "Response", "load"]

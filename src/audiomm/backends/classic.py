@@ -10,6 +10,7 @@ coverage report apply; that is what makes the two comparable in ``audiomm eval``
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,8 @@ from audiomm.knowledge import ModelSpec, spec_for
 WINDOW_S = 30.0  # default chunk: one Whisper window per chunk, cut at a pause
 PIECE_S = 15.0  # the longest piece Whisper decodes at once (cut at pauses inside a chunk)
 MAX_WINDOW_S = 600.0  # faster-whisper windows longer audio itself, nothing is cut
+PIECES_PER_BATCH = 8  # pieces in one batched Whisper decode (batch mode)
+WHISPER_WINDOW_S = 30.0  # what one batched decode takes (a longer piece is decoded on its own)
 TRANSCRIPT_NOTE = (
     "You cannot hear the recording. Below is its automatic transcript (speech recognition, may contain"
     " errors); answer from it."
@@ -33,6 +36,20 @@ def with_transcript(prompt: str, transcript: str) -> str:
     """The preset's prompt for a text LLM: the transcript stands in for the audio."""
     body = transcript.strip() or "(no speech detected)"
     return f"{prompt}\n\n{TRANSCRIPT_NOTE}\n<transcript>\n{body}\n</transcript>"
+
+
+Piece = tuple[float, float, str]  # start and end (seconds in its audio) and Whisper's text
+
+
+def missed(regions: list[tuple[float, float]], pieces: list[Piece]) -> list[tuple[float, float]]:
+    """Speech regions of at least 1 s (shorter: a breath or a click) that the decoded pieces cover by less
+    than half: Whisper jumped over them, and they are decoded again."""
+    out = []
+    for a, b in regions:
+        covered = sum(max(0.0, min(b, e) - max(a, s)) for s, e, _ in pieces)
+        if b - a >= 1.0 and covered < 0.5 * (b - a):
+            out.append((a, b))
+    return out
 
 
 def _group(regions: list[tuple[float, float]], longest: float) -> list[tuple[float, float]]:
@@ -86,6 +103,7 @@ class ClassicBackend:
 
     def __init__(self, config: BackendConfig, *, beam_size: int = 5, vad: bool = True):
         self.asr = _load_whisper(config.model)
+        self.batched = None  # batch mode: faster-whisper's batched decoding over the same model
         self.asr_model = config.model
         self.llm = load(config.llm) if config.llm is not None else None
         self.language, self.beam_size, self.vad = config.language, beam_size, vad
@@ -133,12 +151,10 @@ class ClassicBackend:
         pieces = []
         for a, b in _group(regions, PIECE_S):
             pieces += self._decode(audio, a, b, vad=self.vad)
-        for a, b in regions:
-            covered = sum(max(0.0, min(b, e) - max(a, s)) for s, e, _ in pieces)
-            if b - a >= 1.0 and covered < 0.5 * (b - a):  # shorter: a breath or a click
-                again = self._decode(audio, a, b, vad=False)
-                pieces += again
-                self.recovered += bool(again)
+        for a, b in missed(regions, pieces):
+            again = self._decode(audio, a, b, vad=False)
+            pieces += again
+            self.recovered += bool(again)
         pieces.sort(key=lambda p: p[0])
         return " ".join(t for _, _, t in pieces)
 
@@ -150,22 +166,83 @@ class ClassicBackend:
         found = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=500, speech_pad_ms=200))
         return [(r["start"] / RATE, r["end"] / RATE) for r in found]
 
-    def _decode(self, audio, a: float, b: float, vad: bool) -> list[tuple[float, float, str]]:
+    def _decode(self, audio, a: float, b: float, vad: bool) -> list[Piece]:
         part = audio[int(a * RATE) : int(b * RATE)]
         segments, _ = self.asr.transcribe(
             part, language=self.language, beam_size=self.beam_size, vad_filter=vad
         )
         return [(a + s.start, a + s.end, s.text.strip()) for s in segments if s.text.strip()]
 
+    def batch_mode(self) -> None:
+        """Decode the pieces of all the chunks of a ``generate`` call together (``audiomm batch``): on
+        this 2-core CPU 1.4x faster than one chunk at a time, at the same or a lower WER (README)."""
+        from faster_whisper import BatchedInferencePipeline
+
+        self.batched = BatchedInferencePipeline(self.asr)
+
+    def transcribe_batched(self, audios: list) -> list[str]:
+        """Whisper's text for each audio, as :meth:`transcribe` cuts and checks it, with the pieces of all
+        of them decoded together in batches (faster-whisper's ``BatchedInferencePipeline``): then the speech
+        regions no segment covers by half (a batched decode stops early more often) are decoded together
+        again, each region on its own."""
+        import ctranslate2
+
+        ctranslate2.set_random_seed(0)
+        regions = [self._regions(a) for a in audios]
+        pieces = self._decode_together(audios, [_group(r, PIECE_S) for r in regions])
+        lost = [missed(r, p) for r, p in zip(regions, pieces, strict=True)]
+        again = self._decode_together(audios, lost)
+        self.recovered += sum(len(x) for x in lost)
+        out = []
+        for first, second in zip(pieces, again, strict=True):
+            out.append(" ".join(t for _, _, t in sorted(first + second, key=lambda p: p[0])))
+        return out
+
+    def _decode_together(self, audios: list, spans: list[list[tuple[float, float]]]) -> list[list[Piece]]:
+        """The timed text of ``spans`` (seconds) of each audio, all decoded in batches of
+        ``PIECES_PER_BATCH``; a span longer than one Whisper window is decoded on its own."""
+        import numpy as np
+
+        out: list[list[Piece]] = [[] for _ in audios]
+        clips, owners, offset = [], [], 0.0
+        for n, audio in enumerate(audios):
+            for a, b in spans[n]:
+                if b - a > WHISPER_WINDOW_S:
+                    out[n] += self._decode(audio, a, b, vad=self.vad)
+                else:
+                    clips.append({"start": offset + a, "end": offset + b})
+                    owners.append((n, offset))
+            offset += len(audio) / RATE
+        if not clips:
+            return out
+        segments, _ = self.batched.transcribe(
+            np.concatenate(audios),
+            language=self.language,
+            beam_size=self.beam_size,
+            clip_timestamps=clips,
+            batch_size=PIECES_PER_BATCH,
+            without_timestamps=False,
+        )
+        starts = [c["start"] for c in clips]
+        for seg in segments:
+            n, at = owners[max(0, bisect.bisect_right(starts, seg.start + 1e-3) - 1)]
+            if seg.text.strip():
+                out[n].append((seg.start - at, seg.end - at, seg.text.strip()))
+        return out
+
     def generate(self, requests: list[Request]) -> Iterator[tuple[int, Response]]:
         to_llm: list[tuple[int, Request, float]] = []
+        heard = self._heard_together(requests)
         for i, req in enumerate(requests):
             if req.audio is None:
                 to_llm.append((i, req, 0.0))
                 continue
-            t = time.perf_counter()
-            text = self.transcribe(req.audio)
-            asr_s = time.perf_counter() - t
+            if i in heard:
+                text, asr_s = heard[i]
+            else:
+                t = time.perf_counter()
+                text = self.transcribe(req.audio)
+                asr_s = time.perf_counter() - t
             if req.verbatim:
                 yield i, Response(text, "stop", seconds=asr_s)
             else:
@@ -179,3 +256,14 @@ class ClassicBackend:
             i, _, asr_s = to_llm[n]
             resp.seconds += asr_s
             yield i, resp
+
+    def _heard_together(self, requests: list[Request]) -> dict[int, tuple[str, float]]:
+        """In batch mode, Whisper's text and seconds for every audio request at once, by index (each
+        request's seconds its share of the batch's); {} otherwise (each is transcribed when its turn comes)."""
+        audio = [(i, r.audio) for i, r in enumerate(requests) if r.audio is not None]
+        if self.batched is None or len(audio) < 2:
+            return {}
+        t = time.perf_counter()
+        texts = self.transcribe_batched([a for _, a in audio])
+        share = (time.perf_counter() - t) / len(audio)
+        return {i: (text, share) for (i, _), text in zip(audio, texts, strict=True)}

@@ -41,7 +41,7 @@ class OllamaBackend:
             raise BackendError("the ollama backend needs the ollama package: pip install ollama") from None
         self._ollama = ollama
         self.model = config.model
-        host = config.base_url or os.environ.get("OLLAMA_HOST") or DEFAULT_HOST
+        host = next(iter(config.servers()), None) or os.environ.get("OLLAMA_HOST") or DEFAULT_HOST
         self.base_url = host.removesuffix("/").removesuffix("/v1")
         self.endpoint = public_url(self.base_url)
         self.cache_id = f"{self.model}@{self.endpoint}"

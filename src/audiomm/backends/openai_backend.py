@@ -66,7 +66,7 @@ def split_query(url: str) -> tuple[str, dict[str, str]]:
 def server_url(config: BackendConfig) -> str:
     """The server the user named (``--base-url``, else ``OPENAI_BASE_URL``). There is no default: a forgotten
     flag must not send a private recording to a remote host."""
-    url = config.base_url or os.environ.get("OPENAI_BASE_URL")
+    url = next(iter(config.servers()), None) or os.environ.get("OPENAI_BASE_URL")
     if not url:
         raise BackendError(
             f"no server for {config.model!r}: pass --base-url (e.g. http://localhost:8000/v1) or set OPENAI_BASE_URL;"

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from audiomm.cli import audio, catalog, evaluate, models, run, serve
+from audiomm.cli import audio, batch, catalog, evaluate, models, run, serve
 from audiomm.cli.console import fail
 from audiomm.errors import AudiommError, first_line
 
@@ -18,6 +18,7 @@ app.add_typer(evaluate.app, name="eval")
 app.add_typer(models.app, name="models")
 app.command("size")(catalog.size_cmd)
 app.command("run")(run.run_cmd)
+app.command("batch")(batch.batch_cmd)
 app.command("presets")(run.presets_cmd)
 app.command("logs")(run.logs_cmd)
 app.command("serve")(serve.serve_cmd)

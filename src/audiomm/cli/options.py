@@ -10,13 +10,15 @@ from __future__ import annotations
 import functools
 import inspect
 import typing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import typer
 
 from audiomm.config import BackendConfig, RunOptions, with_llm
+from audiomm.errors import AudiommError
 from audiomm.paths import read_user_text
+from audiomm.systems import RUN_KEYS, System, load_systems
 
 BC, RO = BackendConfig(), RunOptions()  # the defaults, shown in --help
 LOCAL = "transformers"  # help text prefix for what only local models use
@@ -27,15 +29,17 @@ class JobArgs:
     """The shared options as given on the command line."""
 
     preset: str = typer.Option("transcript", help="A preset name ('audiomm presets' lists them).")
-    model: str = typer.Option(
-        ..., help="Model id (as the server names it) or local path; classic: a Whisper model."
+    model: str | None = typer.Option(
+        None, help="Model id (as the server names it) or local path; classic: a Whisper model."
     )
     backend: str = typer.Option(
         BC.backend,
         help="openai (any OpenAI-compatible server), ollama (its native API), transformers, or classic (Whisper, then --llm).",
     )
-    base_url: str | None = typer.Option(
-        None, help="Server URL, e.g. http://localhost:8000/v1 (default OPENAI_BASE_URL)."
+    base_url: list[str] | None = typer.Option(
+        None,
+        help="Server URL, e.g. http://localhost:8000/v1 (default OPENAI_BASE_URL); several times: replicas of"
+        " one model, each request to the least busy.",
     )
     api_key: str | None = typer.Option(None, help="API key (default: AUDIOMM_API_KEY or OPENAI_API_KEY).")
     max_chunk_seconds: float | None = typer.Option(
@@ -84,13 +88,25 @@ class JobArgs:
     transcription_endpoint: bool = typer.Option(
         BC.transcriptions, help="openai: send verbatim presets to the server's /v1/audio/transcriptions."
     )
+    systems: Path | None = typer.Option(
+        None, help="A systems file (TOML, as for eval run) instead of --model and --base-url."
+    )
+    system_name: str | None = typer.Option(
+        None, help="The system of --systems to run (default: its only one)."
+    )
 
     def config(self) -> BackendConfig:
-        """The backend configuration these options describe."""
+        """The backend configuration these options describe (the system picked in --systems, if given)."""
+        if self.systems is not None:
+            return self.system_named().config
+        if not self.model:
+            raise AudiommError("no model: pass --model (or --systems FILE)")
+        urls = list(self.base_url or ())
         config = BackendConfig(
             backend=self.backend,
             model=self.model,
-            base_url=self.base_url,
+            base_url=urls[0] if urls else None,
+            base_urls=tuple(urls[1:]),
             api_key=self.api_key,
             concurrency=self.concurrency,
             timeout=self.timeout,
@@ -105,9 +121,36 @@ class JobArgs:
         )
         return with_llm(config, self.llm, self.llm_backend)
 
-    def options(self, log: bool = True) -> RunOptions:
-        """The run options these options describe (the template read now, with the cap on user files)."""
-        return RunOptions(
+    def named_systems(self) -> dict[str, System]:
+        """The systems of --systems by name ({} without it); --model or --base-url beside it is an error."""
+        if self.systems is None:
+            if self.system_name:
+                raise AudiommError("--system-name names a system of --systems FILE: pass --systems too")
+            return {}
+        if self.model or self.base_url:
+            raise AudiommError("--systems FILE gives the model and server: leave out --model and --base-url")
+        return {s.name: s for s in load_systems(self.systems)}
+
+    def system_named(self, name: str | None = None) -> System:
+        """The system called ``name`` (default --system-name, or the file's only one) in --systems."""
+        name = name or self.system_name
+        if self.systems is None:
+            raise AudiommError(f"system {name!r} is a name in a systems file: pass --systems FILE")
+        systems = self.named_systems()
+        if name is None and len(systems) == 1:
+            return next(iter(systems.values()))
+        if name not in systems:
+            names = ", ".join(systems)
+            pick = f"no system {name!r} in" if name else "pass --system-name: several systems in"
+            raise AudiommError(f"{pick} --systems {self.systems} ({names})")
+        return systems[name]
+
+    def options(self, log: bool = True, system: System | None = None) -> RunOptions:
+        """The run options these options describe (the template read now, with the cap on user files); the
+        system's own run options (``RUN_KEYS``) apply where the command line leaves them unset."""
+        if system is None and self.systems is not None:
+            system = self.system_named()
+        mine = RunOptions(
             max_chunk_seconds=self.max_chunk_seconds,
             vad=self.vad,
             channel=self.channel,
@@ -117,6 +160,9 @@ class JobArgs:
             reuse=self.cache,
             log=log,
         )
+        if system is None:
+            return mine
+        return replace(mine, **{k: getattr(system.options, k) for k in RUN_KEYS if getattr(mine, k) is None})
 
     def resolved_preset(self, on_skip=None):
         """The preset: a named one, or one made from --prompt / --prompt-file (and --system)."""

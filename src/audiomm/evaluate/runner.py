@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from audiomm.audio.decode import probe
+from audiomm.audio.decode import AUDIO_EXTENSIONS, probe
 from audiomm.backends import Backend, load
 from audiomm.config import BackendConfig, RunOptions, public_url, scrub_urls
 from audiomm.errors import AudiommError, first_line
@@ -34,11 +34,6 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-
-AUDIO_EXTENSIONS = frozenset(
-    ".wav .flac .mp3 .m4a .aac .ogg .oga .opus .webm .mka .mp4 .mkv .mov .aif .aiff .wma .amr".split()
-)
 
 
 @dataclass(frozen=True)

@@ -71,16 +71,25 @@ def map_batch(
 ) -> Iterator[ChunkResult]:
     """One batch; a ``length`` stop is asked again with twice the tokens and an empty answer asked again as
     it was, once each, before they are flagged."""
+    for _, result in map_jobs(batch, backend, ask, cache):
+        yield result
+
+
+def map_jobs(
+    batch: list[Job], backend: Backend, ask: ChunkPrompt, cache: ChunkCache | None
+) -> Iterator[tuple[int, ChunkResult]]:
+    """:func:`map_batch` with each result's place in ``batch`` (a batch may hold chunks of several
+    recordings, whose indexes repeat)."""
     again: list[int] = []
     for n, resp in backend.generate([ask.request(j.audio) for j in batch]):
         if resp.finish_reason == "length" or not resp.text:
             again.append(n)
             continue
-        yield _keep(batch[n], resp, cache)
+        yield n, _keep(batch[n], resp, cache)
     if again:
         reqs = [_doubled(ask.request(batch[n].audio)) for n in again]
         for m, resp in backend.generate(reqs):
-            yield _keep(batch[again[m]], resp, cache)
+            yield again[m], _keep(batch[again[m]], resp, cache)
 
 
 def _doubled(req: Request) -> Request:

@@ -134,7 +134,7 @@ def stream(
         pipe.close()
     final = [results[i] for i in sorted(results)]
     t = time.perf_counter()
-    result = _merge(setup, final, front.analysis)
+    result = merged(setup, final, front.analysis)
     timing = pipe.timing()
     result.timings = {
         "first_request_s": timing.first_request_s,
@@ -148,22 +148,22 @@ def stream(
 
 def _events(setup: Setup, pipe: Pipeline, cache: ChunkCache | None, w: Window) -> Iterator[Event]:
     """The pipeline's events as the run's: a chunk found in the cache is done at once, the others mapped."""
-    opts, ask, backend = setup.options, setup.ask, setup.backend
-    previous = cache if opts.reuse else None  # what earlier runs finished (None: recompute, still keep)
+    previous = (
+        cache if setup.options.reuse else None
+    )  # what earlier runs finished (None: recompute, still keep)
     sha = file_sha256(setup.path)
-    parts = (opts.channel, backend.name, backend.cache_id, ask.system, ask.prompt, ask.settings.key())
     done, total = 0, None
     for kind, item in pipe.events():
         if kind == "planned-all":
             analysis = pipe.front.analysis
-            analysis.plan.coverage.notes.append(f"window {w.seconds:g} s: {w.reason}")
+            analysis.plan.coverage.notes.append(window_note(w))
             total = len(analysis.plan.chunks)
             yield Planned(analysis, w)
             continue
         if kind == "planned":
             c = item.chunk
             yield ChunkPlanned(c)
-            key = ChunkCache.key(sha, c.start_s, c.end_s, *parts)
+            key = chunk_key(setup, sha, c)
             hit = previous.get(key) if previous else None
             if hit is None:
                 pipe.submit(Job(c, item.audio, key))
@@ -174,8 +174,22 @@ def _events(setup: Setup, pipe: Pipeline, cache: ChunkCache | None, w: Window) -
         yield ChunkDone(item, done, total)
 
 
-def _merge(setup: Setup, final: list[ChunkResult], a: Analysis) -> RunResult:
-    """The result: chunk texts stitched or reduced; coverage counts only the chunks that were answered."""
+def chunk_key(setup: Setup, sha: str, c: Chunk) -> str:
+    """The cache key of one chunk of a run (the recording's hash, its span, what it is asked, of whom)."""
+    ask, backend, opts = setup.ask, setup.backend, setup.options
+    parts = (opts.channel, backend.name, backend.cache_id, ask.system, ask.prompt, ask.settings.key())
+    return ChunkCache.key(sha, c.start_s, c.end_s, *parts)
+
+
+def window_note(w: Window) -> str:
+    """The coverage note that says which limit set the window."""
+    return f"window {w.seconds:g} s: {w.reason}"
+
+
+def merged(setup: Setup, final: list[ChunkResult], a: Analysis) -> RunResult:
+    """The result of a run whose chunks are all answered (``final``, in order): chunk texts stitched or
+    reduced; coverage counts only the chunks that were answered. What :func:`stream` ends with, and what
+    ``audiomm batch`` makes of each recording it planned in another process."""
     warnings = list(a.plan.coverage.warnings) + _flag_warnings(final)
     answered = [c for c, r in zip(a.plan.chunks, final, strict=True) if "empty" not in r.flags]
     segs = segments(final)
