@@ -132,8 +132,14 @@ class RunOptions:
     cache: bool = True  # keep finished chunks and merges on disk (False: no cache at all, as eval runs)
     reuse: bool = True  # answer from what a previous run kept (False, --no-cache: recompute, still keep)
     log: bool = True  # record the run in the run log
+    speakers: bool = False  # diarize the whole recording first; every chunk knows who speaks when
+    num_speakers: int | None = None  # the number of speakers, when known (else estimated)
+    min_speakers: int = 1  # bounds of the estimate
+    max_speakers: int = 8
+    speaker_names: str | None = None  # display names for the labels: "S1=Ana,S2=Ben"
 
     def __post_init__(self) -> None:
+        self._check_speakers()
         m = self.max_chunk_seconds
         if m is not None and not (math.isfinite(m) and m >= 1.0):
             raise AudiommError(f"--max-chunk-seconds must be at least 1 second, not {m:g}")
@@ -141,6 +147,18 @@ class RunOptions:
             raise AudiommError("--max-new-tokens must be at least 1")
         if not (math.isfinite(self.temperature) and self.temperature >= 0):
             raise AudiommError("--temperature must be 0 or more")
+
+    def _check_speakers(self) -> None:
+        """Speaker options only with ``speakers``, on the speech the VAD finds, names well formed."""
+        given = self.num_speakers is not None or self.speaker_names is not None
+        if given and not self.speakers:
+            raise AudiommError("--num-speakers and --speaker-names describe speakers: add --speakers")
+        if self.speakers and not self.vad:
+            raise AudiommError("--speakers works on the speech the VAD finds: leave out --no-vad")
+        if self.speaker_names is not None:
+            from audiomm.audio.speakers import parse_speaker_names
+
+            parse_speaker_names(self.speaker_names)
 
     def window(self, spec: ModelSpec, verbatim: bool = False) -> Window:
         """The one window rule: the model's true window on its runtime (or its preferred chunk), or less

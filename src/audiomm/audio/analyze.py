@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -137,7 +137,8 @@ class SampleBuffer:
 class FrontEnd:
     """One pass over a recording: decode, find the speech, plan chunks for ``window_s`` and cut their
     audio, streamed. Iterating yields each chunk as soon as nothing later in the recording can change it
-    (the first ones while the rest is still being decoded); ``analysis`` is set once it is done."""
+    (the first ones while the rest is still being decoded); ``analysis`` is set once it is done.
+    ``cuts``: times (s) no chunk may span (where the speaker changes)."""
 
     def __init__(
         self,
@@ -150,13 +151,16 @@ class FrontEnd:
         vad_options: VadOptions | None = None,
         backend: str = "silero",
         keep_audio: bool = True,
+        cuts: Sequence[float] = (),
     ):
         self.path, self.info = path, probe(path)
         self.use_vad, self.channel, self.keep_audio = use_vad, channel, keep_audio
         self.vad_options = vad_options or VadOptions()
         self.vad_options.validate()
         self.vad = get_backend(backend) if use_vad else None
-        self.packer = ChunkPacker(window_s, overlap_s) if use_vad else FixedPacker(window_s, overlap_s)
+        self.packer = (
+            ChunkPacker(window_s, overlap_s, cuts=cuts) if use_vad else FixedPacker(window_s, overlap_s)
+        )
         self.report = DecodeReport(rate=DEFAULT_RATE)
         self.samples, self.energy = SampleBuffer(), _Growing()
         self.analysis: Analysis | None = None

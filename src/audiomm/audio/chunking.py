@@ -6,18 +6,22 @@ Plans are made on a millisecond grid, so the invariants hold exactly:
   regions they were given (fixed mode: of the whole recording);
 - a cut falls in the longest silence available in the window's second half (else the longest
   silence at all); a speech run longer than the window is split at its quietest point, and the next
-  chunk starts ``overlap_s`` earlier (recorded on the chunk).
+  chunk starts ``overlap_s`` earlier (recorded on the chunk);
+- given ``cuts`` (where the speaker changes), no chunk spans one: the chunk ends there, exactly.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
 from audiomm.errors import AudiommError
 
+MIN_PIECE_MS = 100  # a cut closer than this to a chunk's start is not made (no sliver of a chunk)
 FRAME_S = 0.032  # the resolution of the energy curve (one VAD window)
 
 
@@ -143,10 +147,13 @@ class ChunkPacker:
     the rest of the recording is still being decoded; :func:`plan_chunks` feeds all regions at once.
     """
 
-    def __init__(self, window_s: float, overlap_s: float = 1.0, min_fill: float = 0.5):
+    def __init__(
+        self, window_s: float, overlap_s: float = 1.0, min_fill: float = 0.5, cuts: Sequence[float] = ()
+    ):
         self.window_s = window_s
         self.win, self.ovl = _validate(window_s, overlap_s)
         self.min_fill = min_fill
+        self.cuts = sorted(round(c * 1000) for c in cuts)  # a chunk never spans one (a change of speaker)
         self.R: list[
             list[int]
         ] = []  # regions on the ms grid; R[pos][0] moves back by the overlap after a split
@@ -188,6 +195,9 @@ class ChunkPacker:
         return out
 
     def _next(self, s: int, energy: np.ndarray | None, final: bool) -> Chunk:
+        change = self._cut_after(s)
+        if change is not None and change < s + self.win:
+            return self._cut_at(s, change)
         R, win, limit = self.R, self.win, s + self.win
         if R[self.pos][1] > limit:  # one speech run longer than the window: cut at its quietest point
             lo = s + max(int(self.min_fill * win), 2 * self.ovl + 1)
@@ -205,6 +215,25 @@ class ChunkPacker:
         _, k = max(late or gaps)
         self.pos = k + 1
         return self._chunk(s, R[k][1], "silence", carry_next=0)
+
+    def _cut_after(self, s: int) -> int | None:
+        """The first cut more than ``MIN_PIECE_MS`` after ``s`` (ms), if any."""
+        k = bisect.bisect_right(self.cuts, s + MIN_PIECE_MS)
+        return self.cuts[k] if k < len(self.cuts) else None
+
+    def _cut_at(self, s: int, change: int) -> Chunk:
+        """The chunk from ``s`` to ``change`` (inside the window): the regions that start before it, the
+        one that spans it split there (no overlap: the next chunk is another speaker's)."""
+        R, j = self.R, self.pos
+        while j + 1 < len(R) and R[j + 1][0] < change:
+            j += 1
+        end = min(R[j][1], change)
+        if R[j][1] > change:
+            R[j][0] = change
+            self.pos = j
+        else:
+            self.pos = j + 1
+        return self._chunk(s, end, "speaker-change", carry_next=0)
 
     def _chunk(self, start: int, end: int, cut: str, carry_next: int) -> Chunk:
         c = Chunk(len(self.chunks), start / 1000, end / 1000, self.carry / 1000, cut)

@@ -15,6 +15,7 @@ one window of its own length (from ``min_window_s``).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,9 +37,9 @@ class SpeakerOptions:
     """How a recording is diarized. ``num_speakers`` fixes the count; otherwise it is estimated between
     ``min_speakers`` and ``max_speakers``."""
 
-    num_speakers: int | None = None
-    min_speakers: int = 1
-    max_speakers: int = 8
+    num_speakers: int | None = RunOptions.num_speakers
+    min_speakers: int = RunOptions.min_speakers
+    max_speakers: int = RunOptions.max_speakers
     engine: str = "resemblyzer"
     channel: str | int = RunOptions.channel
     window_s: float = 1.5  # one embedding per window of speech
@@ -248,6 +249,32 @@ def speakers_line(smap: SpeakerMap, start_s: float, end_s: float) -> str:
         return "Speakers in this part: none detected."
     parts = [f"{smap.name(t.speaker)} {clock(t.start_s)}-{clock(t.end_s)}" for t in turns]
     return "Speakers in this part: " + ", ".join(parts) + "."
+
+
+def most_heard(turns: Sequence[Turn], start_s: float, end_s: float) -> str | None:
+    """The speaker of ``turns`` who talks most in ``[start_s, end_s)``; in silence, the nearest turn's."""
+    time: dict[str, float] = {}
+    for t in turns:
+        overlap = min(t.end_s, end_s) - max(t.start_s, start_s)
+        if overlap > 0:
+            time[t.speaker] = time.get(t.speaker, 0.0) + overlap
+    if time:
+        return max(time, key=lambda s: time[s])
+    mid = (start_s + end_s) / 2
+    return min(turns, key=lambda t: max(t.start_s - mid, mid - t.end_s, 0.0)).speaker if turns else None
+
+
+def labelled_text(pieces: Iterable[tuple[float, float, str]], turns: Sequence[Turn]) -> str:
+    """Timed text (speech recognition's segments, seconds on the turns' clock) as ``Name: text`` lines:
+    each piece goes to the speaker who talks most during it; one line per change of speaker."""
+    lines: list[tuple[str | None, list[str]]] = []
+    for a, b, text in pieces:
+        who = most_heard(turns, a, b)
+        if lines and lines[-1][0] == who:
+            lines[-1][1].append(text)
+        else:
+            lines.append((who, [text]))
+    return "\n".join(f"{who}: {' '.join(words)}" if who else " ".join(words) for who, words in lines)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import numpy as np
 from audiomm.errors import AudiommError
 
 if TYPE_CHECKING:
+    from audiomm.audio.speakers import Turn
     from audiomm.knowledge import ModelSpec
 
 RATE = 16_000
@@ -51,6 +52,7 @@ class Request:
     system: str | None = None
     settings: GenerationSettings = field(default_factory=GenerationSettings)
     verbatim: bool = False  # the answer is the words as spoken: a pipeline with its own ASR may return them
+    speakers: tuple[Turn, ...] = ()  # who speaks when in this audio (seconds from its start, display names)
 
 
 @dataclass

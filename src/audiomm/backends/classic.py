@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from audiomm.audio.speakers import labelled_text
 from audiomm.backends import load
 from audiomm.backends.base import RATE, BackendError, Request, Response, looks_like_path
 from audiomm.config import BackendConfig
@@ -135,7 +136,11 @@ class ClassicBackend:
         )
 
     def transcribe(self, audio) -> str:
-        """Whisper's text for ``audio`` (float32, 16 kHz).
+        """Whisper's text for ``audio`` (float32, 16 kHz): :meth:`heard`, joined."""
+        return " ".join(t for _, _, t in self.heard(audio))
+
+    def heard(self, audio) -> list[Piece]:
+        """Whisper's timed text for ``audio`` (float32, 16 kHz), in time order.
 
         The audio is cut at pauses (Silero VAD, 0.5 s) into pieces of at most ``PIECE_S`` seconds, and
         each piece is decoded on its own: Whisper (tiny especially) gets words wrong when one window
@@ -156,7 +161,7 @@ class ClassicBackend:
             pieces += again
             self.recovered += bool(again)
         pieces.sort(key=lambda p: p[0])
-        return " ".join(t for _, _, t in pieces)
+        return pieces
 
     def _regions(self, audio) -> list[tuple[float, float]]:
         if not self.vad:
@@ -181,7 +186,11 @@ class ClassicBackend:
         self.batched = BatchedInferencePipeline(self.asr)
 
     def transcribe_batched(self, audios: list) -> list[str]:
-        """Whisper's text for each audio, as :meth:`transcribe` cuts and checks it, with the pieces of all
+        """Whisper's text for each audio: :meth:`heard_batched`, joined."""
+        return [" ".join(t for _, _, t in pieces) for pieces in self.heard_batched(audios)]
+
+    def heard_batched(self, audios: list) -> list[list[Piece]]:
+        """Whisper's timed text for each audio, as :meth:`heard` cuts and checks it, with the pieces of all
         of them decoded together in batches (faster-whisper's ``BatchedInferencePipeline``): then the speech
         regions no segment covers by half (a batched decode stops early more often) are decoded together
         again, each region on its own."""
@@ -193,10 +202,9 @@ class ClassicBackend:
         lost = [missed(r, p) for r, p in zip(regions, pieces, strict=True)]
         again = self._decode_together(audios, lost)
         self.recovered += sum(len(x) for x in lost)
-        out = []
-        for first, second in zip(pieces, again, strict=True):
-            out.append(" ".join(t for _, _, t in sorted(first + second, key=lambda p: p[0])))
-        return out
+        return [
+            sorted(first + second, key=lambda p: p[0]) for first, second in zip(pieces, again, strict=True)
+        ]
 
     def _decode_together(self, audios: list, spans: list[list[tuple[float, float]]]) -> list[list[Piece]]:
         """The timed text of ``spans`` (seconds) of each audio, all decoded in batches of
@@ -238,11 +246,15 @@ class ClassicBackend:
                 to_llm.append((i, req, 0.0))
                 continue
             if i in heard:
-                text, asr_s = heard[i]
+                pieces, asr_s = heard[i]
             else:
                 t = time.perf_counter()
-                text = self.transcribe(req.audio)
+                pieces = self.heard(req.audio)
                 asr_s = time.perf_counter() - t
+            if req.speakers:  # --speakers: each segment labelled with who talks most during it
+                text = labelled_text(pieces, req.speakers)
+            else:
+                text = " ".join(t for _, _, t in pieces)
             if req.verbatim:
                 yield i, Response(text, "stop", seconds=asr_s)
             else:
@@ -257,13 +269,13 @@ class ClassicBackend:
             resp.seconds += asr_s
             yield i, resp
 
-    def _heard_together(self, requests: list[Request]) -> dict[int, tuple[str, float]]:
-        """In batch mode, Whisper's text and seconds for every audio request at once, by index (each
+    def _heard_together(self, requests: list[Request]) -> dict[int, tuple[list[Piece], float]]:
+        """In batch mode, Whisper's timed text and seconds for every audio request at once, by index (each
         request's seconds its share of the batch's); {} otherwise (each is transcribed when its turn comes)."""
         audio = [(i, r.audio) for i, r in enumerate(requests) if r.audio is not None]
         if self.batched is None or len(audio) < 2:
             return {}
         t = time.perf_counter()
-        texts = self.transcribe_batched([a for _, a in audio])
+        texts = self.heard_batched([a for _, a in audio])
         share = (time.perf_counter() - t) / len(audio)
         return {i: (text, share) for (i, _), text in zip(audio, texts, strict=True)}

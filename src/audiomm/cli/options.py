@@ -88,6 +88,18 @@ class JobArgs:
     transcription_endpoint: bool = typer.Option(
         BC.transcriptions, help="openai: send verbatim presets to the server's /v1/audio/transcriptions."
     )
+    speakers: bool = typer.Option(
+        RO.speakers,
+        "--speakers",
+        help="Who said what: find the speakers of the whole recording first; transcripts labelled by"
+        " speaker, summaries told who speaks when.",
+    )
+    num_speakers: int | None = typer.Option(None, help="--speakers: the number of speakers, if you know it.")
+    min_speakers: int = typer.Option(RO.min_speakers, help="--speakers: at least this many (estimated).")
+    max_speakers: int = typer.Option(RO.max_speakers, help="--speakers: at most this many (estimated).")
+    speaker_names: str | None = typer.Option(
+        None, help="--speakers: names for the labels, e.g. 'S1=Ana,S2=Ben'."
+    )
     systems: Path | None = typer.Option(
         None, help="A systems file (TOML, as for eval run) instead of --model and --base-url."
     )
@@ -159,6 +171,11 @@ class JobArgs:
             reduce_model=self.reduce_model,
             reuse=self.cache,
             log=log,
+            speakers=self.speakers,
+            num_speakers=self.num_speakers,
+            min_speakers=self.min_speakers,
+            max_speakers=self.max_speakers,
+            speaker_names=self.speaker_names,
         )
         if system is None:
             return mine

@@ -63,11 +63,14 @@ def execute(
             update(count["done"], total if total is not None else count["planned"], label)
             if isinstance(event, ChunkDone):
                 if stream:
-                    printed[event.result.index] = event.result.text
+                    r = event.result
+                    printed[r.index] = f"{r.speaker}: {r.text}" if r.speaker and r.text else r.text
                     while next_index[0] in printed:
                         say(printed.pop(next_index[0]))
                         next_index[0] += 1
 
+        if options.speakers:
+            say("finding the speakers of the whole recording first (one pass, kept for reruns)")
         try:
             result = api_run(file, preset, config, options, on_event=on_event)
         except RunInterrupted as exc:
@@ -83,6 +86,8 @@ def execute(
         sys.stdout.write(
             plain(text) if sys.stdout.isatty() else text
         )  # no escape sequence from a model to a terminal
+    if result.speakers is not None:
+        say(result.speakers.coverage.summary())
     for w in result.warnings:
         warn(w)
     if result.model_note:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from audiomm.audio.chunking import Chunk
+from audiomm.audio.speakers import Turn
 from audiomm.backends.base import RATE, Backend, GenerationSettings, Request, Response
 from audiomm.config import VERBATIM_MIN_TOKENS
 from audiomm.knowledge import SPOKEN_TOKENS_PER_S
@@ -38,6 +39,21 @@ class ChunkPrompt:
             s = replace(s, max_new_tokens=max(s.max_new_tokens, need))
         return Request(self.prompt, audio, self.system, s, self.verbatim)
 
+    def for_job(self, job: Job) -> Request:
+        """The request for one planned chunk: with its speakers (``--speakers``) in the prompt and beside it."""
+        req = self.request(job.audio)
+        if job.speakers is not None:
+            req = replace(req, prompt=f"{req.prompt}\n\n{job.speakers.note}", speakers=job.speakers.turns)
+        return req
+
+
+@dataclass(frozen=True)
+class ChunkSpeakers:
+    """Who speaks in one chunk: the prompt's lines about them, and their turns (from the chunk's start)."""
+
+    note: str
+    turns: tuple[Turn, ...]
+
 
 @dataclass(frozen=True)
 class Job:
@@ -46,6 +62,9 @@ class Job:
     chunk: Chunk
     audio: np.ndarray
     key: str
+    speakers: ChunkSpeakers | None = (
+        None  # a summary's chunk under --speakers (a transcript's is one speaker's)
+    )
 
 
 def chunk_result(c: Chunk, r: Response, cached: bool) -> ChunkResult:
@@ -81,13 +100,13 @@ def map_jobs(
     """:func:`map_batch` with each result's place in ``batch`` (a batch may hold chunks of several
     recordings, whose indexes repeat)."""
     again: list[int] = []
-    for n, resp in backend.generate([ask.request(j.audio) for j in batch]):
+    for n, resp in backend.generate([ask.for_job(j) for j in batch]):
         if resp.finish_reason == "length" or not resp.text:
             again.append(n)
             continue
         yield n, _keep(batch[n], resp, cache)
     if again:
-        reqs = [_doubled(ask.request(batch[n].audio)) for n in again]
+        reqs = [_doubled(ask.for_job(batch[n])) for n in again]
         for m, resp in backend.generate(reqs):
             yield again[m], _keep(batch[again[m]], resp, cache)
 

@@ -33,9 +33,21 @@ def segments(results: list[ChunkResult]) -> list[Segment]:
         if prev is not None and r.start_s < prev.end_s and out:
             overlap = prev.end_s - r.start_s
             text = stitch(out[-1].text, text, max_words=max(3, int(overlap * 5)))
-        out.append(Segment(r.start_s, r.end_s, text))
+        out.append(Segment(r.start_s, r.end_s, text, r.speaker))
         prev = r
     return out
+
+
+def transcript_text(segs: list[Segment]) -> str:
+    """A transcript from its segments: paragraphs in time order; with speakers, each paragraph one
+    speaker's turn (``Name: text``), consecutive segments of one speaker joined."""
+    paras: list[tuple[str | None, list[str]]] = []
+    for s in (s for s in segs if s.text):
+        if paras and s.speaker is not None and paras[-1][0] == s.speaker:
+            paras[-1][1].append(s.text)
+        else:
+            paras.append((s.speaker, [s.text]))
+    return "\n\n".join(f"{who}: {' '.join(t)}" if who else " ".join(t) for who, t in paras)
 
 
 CHARS_PER_TOKEN = (

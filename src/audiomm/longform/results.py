@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from audiomm.audio.chunking import Coverage
+from audiomm.audio.speakers import SpeakerMap
 
 
 @dataclass(frozen=True)
@@ -14,6 +15,7 @@ class Segment:
     start_s: float
     end_s: float
     text: str
+    speaker: str | None = None  # under --speakers, the one speaker of this span (a display name)
 
 
 @dataclass
@@ -28,6 +30,7 @@ class ChunkResult:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     flags: list[str] = field(default_factory=list)
+    speaker: str | None = None  # under --speakers, the chunk's one speaker (None: several, or none)
 
 
 @dataclass
@@ -44,9 +47,12 @@ class RunResult:
     segments: list[Segment] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     model_note: str = ""
+    speakers: SpeakerMap | None = None  # under --speakers: the turns of the whole recording, their coverage
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(replace(self, speakers=None))
+        d["speakers"] = self.speakers.to_dict() if self.speakers is not None else None
+        return d
 
 
 def fmt_ts(s: float, sep: str = ".") -> str:

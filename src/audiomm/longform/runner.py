@@ -18,15 +18,24 @@ from pathlib import Path
 
 from audiomm.audio.analyze import Analysis, FrontEnd
 from audiomm.audio.chunking import Chunk, Coverage, recount
+from audiomm.audio.speakers import SpeakerMap
 from audiomm.backends.base import Backend, BackendError, GenerationSettings
 from audiomm.config import RunOptions
 from audiomm.errors import AudiommError
 from audiomm.knowledge import Window
 from audiomm.longform.cache import CachedBackend, ChunkCache, file_sha256
-from audiomm.longform.map import ChunkPrompt, Job, chunk_result
-from audiomm.longform.merge import budget_chars, reduce, segments
+from audiomm.longform.map import ChunkPrompt, ChunkSpeakers, Job, chunk_result
+from audiomm.longform.merge import budget_chars, reduce, segments, transcript_text
 from audiomm.longform.pipeline import Pipeline
 from audiomm.longform.results import ChunkResult, RunResult, fmt_ts
+from audiomm.longform.speakers import (
+    change_points,
+    chunk_note,
+    chunk_speaker,
+    chunk_turns,
+    recording_speakers,
+    reduce_note,
+)
 from audiomm.tasks.presets import Preset
 
 
@@ -101,6 +110,7 @@ class Setup:
     reducer: Backend
     ask: ChunkPrompt
     options: RunOptions
+    speakers: SpeakerMap | None = None  # --speakers: the whole recording's, diarized before the run
 
 
 def stream(
@@ -119,9 +129,11 @@ def stream(
     reducer = reduce_backend or backend
     if cache is not None:
         reducer = CachedBackend(reducer, cache, opts.reuse)
-    setup = Setup(path, preset, backend, reducer, chunk_prompt(preset, backend, opts), opts)
+    who = recording_speakers(path, file_sha256(path), opts) if opts.speakers else None
+    setup = Setup(path, preset, backend, reducer, chunk_prompt(preset, backend, opts), opts, who)
+    cuts = change_points(who) if who is not None and preset.verbatim else ()
     front = FrontEnd(
-        path, window_s=w.seconds, use_vad=opts.vad, channel=opts.channel, overlap_s=opts.overlap_s
+        path, window_s=w.seconds, use_vad=opts.vad, channel=opts.channel, overlap_s=opts.overlap_s, cuts=cuts
     )
     pipe = Pipeline(front, backend, setup.ask, w.seconds, cache)
     results: dict[int, ChunkResult] = {}
@@ -166,19 +178,36 @@ def _events(setup: Setup, pipe: Pipeline, cache: ChunkCache | None, w: Window) -
             key = chunk_key(setup, sha, c)
             hit = previous.get(key) if previous else None
             if hit is None:
-                pipe.submit(Job(c, item.audio, key))
+                pipe.submit(Job(c, item.audio, key, job_speakers(setup, c)))
                 continue
             pipe.skip()
             item = chunk_result(c, hit, cached=True)
         done += 1
-        yield ChunkDone(item, done, total)
+        yield ChunkDone(with_speaker(setup, item), done, total)
 
 
 def chunk_key(setup: Setup, sha: str, c: Chunk) -> str:
     """The cache key of one chunk of a run (the recording's hash, its span, what it is asked, of whom)."""
     ask, backend, opts = setup.ask, setup.backend, setup.options
     parts = (opts.channel, backend.name, backend.cache_id, ask.system, ask.prompt, ask.settings.key())
-    return ChunkCache.key(sha, c.start_s, c.end_s, *parts)
+    said = job_speakers(setup, c)
+    more = (said.note, said.turns) if said is not None else ()
+    return ChunkCache.key(sha, c.start_s, c.end_s, *parts, *more)
+
+
+def job_speakers(setup: Setup, c: Chunk) -> ChunkSpeakers | None:
+    """What a chunk's request says of its speakers: under --speakers, for any task but a transcript
+    (whose chunks are cut where the speaker changes, so each is one speaker's and labelled here)."""
+    if setup.speakers is None or setup.preset.verbatim:
+        return None
+    return ChunkSpeakers(chunk_note(setup.speakers, c), chunk_turns(setup.speakers, c))
+
+
+def with_speaker(setup: Setup, r: ChunkResult) -> ChunkResult:
+    """A chunk's result with its one speaker (under --speakers, where one speaker has its speech)."""
+    if setup.speakers is not None:
+        r.speaker = chunk_speaker(setup.speakers, Chunk(r.index, r.start_s, r.end_s))
+    return r
 
 
 def window_note(w: Window) -> str:
@@ -190,11 +219,13 @@ def merged(setup: Setup, final: list[ChunkResult], a: Analysis) -> RunResult:
     """The result of a run whose chunks are all answered (``final``, in order): chunk texts stitched or
     reduced; coverage counts only the chunks that were answered. What :func:`stream` ends with, and what
     ``audiomm batch`` makes of each recording it planned in another process."""
+    who = setup.speakers
     warnings = list(a.plan.coverage.warnings) + _flag_warnings(final)
+    warnings += list(who.coverage.warnings) if who is not None else []
     answered = [c for c, r in zip(a.plan.chunks, final, strict=True) if "empty" not in r.flags]
     segs = segments(final)
     if setup.preset.kind == "transcript":
-        text = "\n\n".join(s.text for s in segs if s.text)
+        text = transcript_text(segs)
     else:
         text = _reduced(setup, final, warnings)
     b = setup.backend
@@ -210,6 +241,7 @@ def merged(setup: Setup, final: list[ChunkResult], a: Analysis) -> RunResult:
         warnings=warnings,
         segments=segs,
         model_note=b.spec.note,
+        speakers=who,
     )
 
 
@@ -230,6 +262,8 @@ def _reduced(setup: Setup, final: list[ChunkResult], warnings: list[str]) -> str
     opts, ask, reducer = setup.options, setup.ask, setup.reducer
     budget = opts.reduce_budget_chars or budget_chars(reducer.spec, ask.settings.max_new_tokens)
     template = setup.preset.render(setup.preset.reduce_prompt or "{texts}", opts.template)
+    if setup.speakers is not None:
+        template = reduce_note(setup.speakers) + template
     try:
         return reduce(final, template, reducer, ask, budget, warnings)
     except BackendError as exc:
