@@ -155,10 +155,13 @@ class RunOptions:
             raise AudiommError("--num-speakers and --speaker-names describe speakers: add --speakers")
         if self.speakers and not self.vad:
             raise AudiommError("--speakers works on the speech the VAD finds: leave out --no-vad")
-        if self.speaker_names is not None:
-            from audiomm.audio.speakers import parse_speaker_names
+        if self.speakers:
+            from audiomm.audio.speakers import SpeakerOptions, parse_speaker_names
 
-            parse_speaker_names(self.speaker_names)
+            bounds = (self.num_speakers, self.min_speakers, self.max_speakers)
+            SpeakerOptions(num_speakers=bounds[0], min_speakers=bounds[1], max_speakers=bounds[2]).validate()
+            if self.speaker_names is not None:
+                parse_speaker_names(self.speaker_names)
 
     def window(self, spec: ModelSpec, verbatim: bool = False) -> Window:
         """The one window rule: the model's true window on its runtime (or its preferred chunk), or less

@@ -271,9 +271,10 @@ def plan_chunks(
     energy: np.ndarray | None = None,
     overlap_s: float = 1.0,
     min_fill: float = 0.5,
+    cuts: Sequence[float] = (),
 ) -> ChunkPlan:
-    """Pack speech regions into chunks of at most ``window_s`` seconds (all at once)."""
-    packer = ChunkPacker(window_s, overlap_s, min_fill)
+    """Pack speech regions into chunks of at most ``window_s`` seconds (all at once), none across ``cuts``."""
+    packer = ChunkPacker(window_s, overlap_s, min_fill, cuts)
     packer.add(sorted(regions), duration_ms=max(0, int(round(duration_s * 1000))))
     packer.take(None, energy)
     return packer.plan(duration_s)

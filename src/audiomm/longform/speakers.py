@@ -44,8 +44,8 @@ def recording_speakers(path: str | Path, sha: str, opts: RunOptions) -> SpeakerM
     key = ChunkCache.key("speakers", sha, sopts.channel, sopts.bounds(), sopts.engine, sopts.window_s)
     kept = data_dir() / "cache" / "speakers" / f"{key}.json"
     smap = _read(kept) if opts.cache and opts.reuse else None
-    if smap is None:
-        smap = diarize(path, sopts)
+    if smap is None:  # the kept form, also on the first run: a rerun asks exactly the same
+        smap = SpeakerMap.from_dict(diarize(path, sopts).to_dict())
         if opts.cache:
             atomic_write_text(kept, json.dumps(smap.to_dict()))
     if opts.speaker_names:
