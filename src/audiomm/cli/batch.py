@@ -35,7 +35,7 @@ def batch_cmd(
     attempts: int = typer.Option(
         BO.attempts, help="Tries per recording in one run (failed ones go again last)."
     ),
-    engine: str = typer.Option(BO.engine, help="local, or ray (Ray Data; the [scale] extra)."),
+    engine: str = typer.Option(BO.engine, help="local, or ray (Ray Data; the \\[scale] extra)."),
     address: str | None = typer.Option(
         None, help="ray: the cluster to join (default: a local Ray instance)."
     ),
