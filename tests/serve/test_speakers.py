@@ -3,11 +3,17 @@ with ``speakers=true`` finds its two speakers; the chunks as they finish, the tr
 the downloads (WebVTT voices, SRT and Markdown names) carry them, with the names the job gave; the
 speaker turns and their coverage come with the end of the job. Bad speaker fields are a 400 of one line."""
 
+import sqlite3
+
 import pytest
 
 pytest.importorskip("fastapi", reason="audiomm serve needs the [serve] extra")
-pytest.importorskip("resemblyzer", reason="finding speakers needs the [speakers] extra")
 
+from audiomm.config import RunOptions
+from audiomm.longform import ChunkResult
+from audiomm.serve.store import Job, JobStore
+from audiomm.serve.work import Progress
+from audiomm.tasks.presets import resolve
 from tests.helpers.gateway import Gateway, systems_file
 from tests.helpers.openai_server import MODEL, OpenAIServer
 from tests.helpers.speakers import CASES
@@ -23,6 +29,7 @@ def allowed(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def gateway(allowed, tmp_path_factory):
+    pytest.importorskip("resemblyzer", reason="finding speakers needs the [speakers] extra")
     root = tmp_path_factory.mktemp("speakers")
     with OpenAIServer() as server:
         systems = systems_file(root / "systems.toml", {"sys": server.url}, MODEL, max_chunk_seconds=12)
@@ -129,3 +136,40 @@ def test_a_json_job_with_bad_speaker_values_is_refused(gateway, conversation):
         listed = http.post("/v1/jobs", json={"system": "sys", "path": "two.wav", "speakers": [True]})
     assert zero.status_code == 400 and zero.json()["error"]["param"] == "num_speakers"
     assert listed.status_code == 400 and "true/false" in listed.json()["error"]["message"]
+
+
+def test_the_transcriptions_endpoint_takes_speakers_too(gateway, conversation):
+    path, _ = conversation
+    fields = {"model": "sys", "response_format": "verbose_json", "speakers": "true"}
+    with gateway.http() as http:
+        r = http.post("/v1/audio/transcriptions", files={"file": ("two.wav", path.read_bytes())}, data=fields)
+        streamed = http.post(
+            "/v1/audio/transcriptions",
+            files={"file": ("two.wav", path.read_bytes())},
+            data={**fields, "stream": "true"},
+        )
+    body = r.json()
+    assert r.status_code == 200 and body["audiomm"]["speakers"]["speakers"] == 2
+    assert {s["speaker"] for s in body["segments"]} == {"S1", "S2"} and body["text"].startswith("S1: ")
+    assert streamed.status_code == 400 and streamed.json()["error"]["param"] == "stream"
+
+
+def test_a_jobs_table_of_an_earlier_version_gets_the_speaker_column(tmp_path):
+    path = tmp_path / "jobs.sqlite"
+    with sqlite3.connect(path) as db:  # the chunks table as audiomm made it before speakers
+        db.execute(
+            "CREATE TABLE chunks (job TEXT NOT NULL, idx INTEGER NOT NULL, start_s REAL NOT NULL,"
+            " end_s REAL NOT NULL, text TEXT NOT NULL, cached INTEGER NOT NULL, PRIMARY KEY (job, idx))"
+        )
+        db.execute("INSERT INTO chunks VALUES ('job_old', 0, 0.0, 5.0, 'before', 0)")
+    store = JobStore(path)
+    store.add(
+        Job("job_new", "running", "sys", resolve("transcript"), RunOptions(speakers=True), "f", "f", False)
+    )
+    store.progress("job_new", Progress(), ChunkResult(0, 0.0, 4.0, "hello", "stop", speaker="Ana"))
+    assert store.chunks("job_old") == [
+        {"index": 0, "start": 0.0, "end": 5.0, "text": "before", "cached": False}
+    ]
+    assert store.chunks("job_new")[0]["speaker"] == "Ana"
+    again = JobStore(path)  # opened again: nothing to add; the job's options as they were
+    assert again.speakers("job_new") is None and again.get("job_new").options.speakers is True

@@ -84,8 +84,10 @@ def transcription(result: RunResult, fmt: str, task: str, language: str | None) 
 
 def segment(i: int, s: Segment, result: RunResult) -> dict:
     """One ``verbose_json`` segment. Audio LLMs give no log-probabilities: ``avg_logprob`` and
-    ``no_speech_prob`` are 0; ``compression_ratio`` is the text's own (as Whisper computes it)."""
+    ``no_speech_prob`` are 0; ``compression_ratio`` is the text's own (as Whisper computes it); with
+    speakers, the segment's ``speaker`` (audiomm's own field)."""
     data = s.text.encode("utf-8")
+    who = {"speaker": s.speaker} if s.speaker else {}
     return {
         "id": i,
         "seek": int(round(s.start_s * 100)),
@@ -97,6 +99,7 @@ def segment(i: int, s: Segment, result: RunResult) -> dict:
         "avg_logprob": 0.0,
         "compression_ratio": round(len(data) / len(zlib.compress(data)), 3) if data else 0.0,
         "no_speech_prob": 0.0,
+        **who,
     }
 
 

@@ -72,6 +72,53 @@ def temperature(value: Any, name: str = "temperature") -> float:
 
 
 @dataclass(frozen=True)
+class Speakers:
+    """Who said what (a job's ``speakers`` fields): the run options they set; a field not sent keeps
+    :class:`~audiomm.config.RunOptions`' default."""
+
+    num_speakers: int | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
+    speaker_names: str | None = None
+
+    def options(self) -> dict:
+        """The :class:`~audiomm.config.RunOptions` fields to set (``speakers`` and what was given)."""
+        given = {k: v for k, v in asdict(self).items() if v is not None}
+        return {"speakers": True, **given}
+
+
+SPEAKER_FIELDS = ("num_speakers", "min_speakers", "max_speakers", "speaker_names")
+
+
+def speakers_fields(f: Fields) -> Speakers | None:
+    """The speakers of a job (None without ``speakers=true``), checked as a whole: counts of at least 1,
+    ``min_speakers`` at most ``max_speakers``, names as ``S1=Ana,S2=Ben``."""
+    on = f.flag("speakers")
+    given = [name for name in SPEAKER_FIELDS if f.text(name) is not None]
+    if given and not on:
+        raise ApiError(400, f"{given[0]} describes the speakers: add speakers=true", param=given[0])
+    if not on:
+        return None
+    names = f.text("speaker_names")
+    asked = Speakers(f.whole("num_speakers"), f.whole("min_speakers"), f.whole("max_speakers"), names)
+    low = asked.min_speakers or RunOptions.min_speakers
+    high = asked.max_speakers or RunOptions.max_speakers
+    if low > high:
+        raise ApiError(
+            400, f"min_speakers ({low}) must be at most max_speakers ({high})", param="min_speakers"
+        )
+    if names is not None:
+        from audiomm.audio.speakers import parse_speaker_names
+
+        try:
+            parse_speaker_names(names)
+        except AudiommError as exc:
+            message = str(exc).replace("--speaker-names", "speaker_names")
+            raise ApiError(400, message, param="speaker_names") from None
+    return asked
+
+
+@dataclass(frozen=True)
 class TranscriptionRequest:
     """``POST /v1/audio/transcriptions`` (and ``translations``)."""
 
@@ -82,6 +129,7 @@ class TranscriptionRequest:
     temperature: float | None = None
     response_format: str = "json"
     stream: bool = False
+    speakers: Speakers | None = None  # audiomm's own fields, as a job takes them
 
 
 def transcription_request(form: Form) -> TranscriptionRequest:
@@ -107,6 +155,13 @@ def transcription_request(form: Form) -> TranscriptionRequest:
         raise ApiError(
             400, "timestamp_granularities needs response_format verbose_json", param="timestamp_granularities"
         )
+    speakers = speakers_fields(f)
+    if speakers is not None and f.flag("stream"):
+        raise ApiError(
+            400,
+            "speakers cannot be streamed: leave out stream, or submit a job (POST /v1/jobs)",
+            param="stream",
+        )
     return TranscriptionRequest(
         model=f.required("model"),
         file=form.file,
@@ -115,6 +170,7 @@ def transcription_request(form: Form) -> TranscriptionRequest:
         temperature=f.number("temperature"),
         response_format=fmt,
         stream=f.flag("stream"),
+        speakers=speakers,
     )
 
 
@@ -257,53 +313,6 @@ def conversation(turns: list[tuple[str, str]]) -> str:
     *earlier, (_, last) = turns
     lines = [f"{role.capitalize()}: {text}" for role, text in earlier if text.strip()]
     return f"Earlier in this conversation:\n{chr(10).join(lines)}\n\n{last}" if lines else last
-
-
-@dataclass(frozen=True)
-class Speakers:
-    """Who said what (a job's ``speakers`` fields): the run options they set; a field not sent keeps
-    :class:`~audiomm.config.RunOptions`' default."""
-
-    num_speakers: int | None = None
-    min_speakers: int | None = None
-    max_speakers: int | None = None
-    speaker_names: str | None = None
-
-    def options(self) -> dict:
-        """The :class:`~audiomm.config.RunOptions` fields to set (``speakers`` and what was given)."""
-        given = {k: v for k, v in asdict(self).items() if v is not None}
-        return {"speakers": True, **given}
-
-
-SPEAKER_FIELDS = ("num_speakers", "min_speakers", "max_speakers", "speaker_names")
-
-
-def speakers_fields(f: Fields) -> Speakers | None:
-    """The speakers of a job (None without ``speakers=true``), checked as a whole: counts of at least 1,
-    ``min_speakers`` at most ``max_speakers``, names as ``S1=Ana,S2=Ben``."""
-    on = f.flag("speakers")
-    given = [name for name in SPEAKER_FIELDS if f.text(name) is not None]
-    if given and not on:
-        raise ApiError(400, f"{given[0]} describes the speakers: add speakers=true", param=given[0])
-    if not on:
-        return None
-    names = f.text("speaker_names")
-    asked = Speakers(f.whole("num_speakers"), f.whole("min_speakers"), f.whole("max_speakers"), names)
-    low = asked.min_speakers or RunOptions.min_speakers
-    high = asked.max_speakers or RunOptions.max_speakers
-    if low > high:
-        raise ApiError(
-            400, f"min_speakers ({low}) must be at most max_speakers ({high})", param="min_speakers"
-        )
-    if names is not None:
-        from audiomm.audio.speakers import parse_speaker_names
-
-        try:
-            parse_speaker_names(names)
-        except AudiommError as exc:
-            message = str(exc).replace("--speaker-names", "speaker_names")
-            raise ApiError(400, message, param="speaker_names") from None
-    return asked
 
 
 @dataclass(frozen=True)
