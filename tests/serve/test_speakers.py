@@ -111,6 +111,8 @@ def test_a_json_job_with_speakers_and_no_names_gets_voices_s1_s2(gateway, conver
         ({"speaker_names": "S1=Ana"}, "speaker_names", "add speakers=true"),
         ({"speakers": "true", "num_speakers": "0"}, "num_speakers", "at least 1"),
         ({"speakers": "true", "num_speakers": "two"}, "num_speakers", "whole number"),
+        ({"speakers": "true", "max_speakers": "²"}, "max_speakers", "whole number"),
+        ({"speakers": "true", "max_speakers": "9" * 5000}, "max_speakers", "whole number"),
         ({"speakers": "true", "min_speakers": "4", "max_speakers": "2"}, "min_speakers", "at most"),
         ({"speakers": "true", "speaker_names": "Ana"}, "speaker_names", "is not LABEL=NAME"),
         ({"speakers": "true", "speaker_names": "X1=Ana"}, "speaker_names", "not a speaker label"),

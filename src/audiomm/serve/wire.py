@@ -45,12 +45,14 @@ class Fields:
         return None if value is None else temperature(value, name)
 
     def whole(self, name: str) -> int | None:
-        """A whole number of at least 1 (None when not given)."""
+        """A whole number from 1 to 999999 (None when not given)."""
         value = self.text(name)
         if value is None:
             return None
-        if not value.isdigit() or int(value) < 1:
-            raise ApiError(400, f"{name} must be a whole number of at least 1, not {value!r}", param=name)
+        if not (value.isascii() and value.isdigit() and len(value) <= 6) or int(value) < 1:
+            raise ApiError(
+                400, f"{name} must be a whole number of at least 1, not {value[:20]!r}", param=name
+            )
         return int(value)
 
     def flag(self, name: str) -> bool:
