@@ -22,7 +22,7 @@ from audiomm.serve.gateway import Gateway
 from audiomm.serve.prompts import job_preset, run_options
 from audiomm.serve.replies import coverage
 from audiomm.serve.scheduler import Ticket
-from audiomm.serve.store import OVER, Job, Plan, span
+from audiomm.serve.store import OVER, Job, Plan, chunk_event, span
 from audiomm.serve.uploads import Upload, label
 from audiomm.serve.wire import RESULT_FORMATS, JobRequest
 from audiomm.serve.work import Progress, Work, prepared
@@ -38,9 +38,11 @@ class Live:
     cancelled: threading.Event
 
 
-def state_event(kind: str, job: Job) -> dict:
-    """``job.state`` (the job so far), ``job.done``, ``job.failed`` or ``job.cancelled``."""
-    return {"type": kind, "job": job.public()}
+def state_event(kind: str, job: Job, speakers: dict | None = None) -> dict:
+    """``job.state`` (the job so far), ``job.done`` (with who speaks when, for a job run with speakers),
+    ``job.failed`` or ``job.cancelled``."""
+    event = {"type": kind, "job": job.public()}
+    return {**event, "speakers": speakers} if speakers is not None else event
 
 
 def local_file(root: Path | None, given: str) -> Upload:
@@ -75,7 +77,7 @@ class Jobs:
         upload moves to ``uploads/<job id>``."""
         system = self.gateway.pool.get(req.system)
         preset = job_preset(req)
-        options = run_options(system, template=req.template)
+        options = run_options(system, template=req.template, speakers=req.speakers)
         prepared(system, file, preset, options)  # refused now (400) rather than failed later
         job_id = f"job_{secrets.token_hex(12)}"
         path = file.path
@@ -134,12 +136,13 @@ class Jobs:
             self.end(job.id, live, "failed", api_error(exc).body()["error"])
             return
         renders = {fmt: render(result, fmt) for fmt in RESULT_FORMATS}
-        if self.store.finish(job.id, renders, coverage(result)):
-            live.feed.push(state_event("job.done", self.get(job.id)))
+        speakers = result.speakers.to_dict() if result.speakers is not None else None
+        if self.store.finish(job.id, renders, coverage(result), speakers):
+            live.feed.push(state_event("job.done", self.get(job.id), speakers))
 
     def record(self, job_id: str, live: Live, progress: Progress, event: Event) -> None:
         """Keep a runner event (progress, the chunk's text) and pass it on: each planned chunk as the plan
-        grows, the plan once complete, each chunk's answer."""
+        grows, the plan once complete, each chunk's answer (and its speaker, when it has one)."""
         progress.see(event)
         if isinstance(event, ChunkPlanned):
             chunk = span(event.chunk.index, event.chunk.start_s, event.chunk.end_s)
@@ -153,9 +156,7 @@ class Jobs:
             r = event.result
             self.store.progress(job_id, progress, r)
             chunk = {
-                **span(r.index, r.start_s, r.end_s),
-                "text": r.text,
-                "cached": r.cached,
+                **chunk_event(r.index, r.start_s, r.end_s, r.text, r.cached, r.speaker),
                 "flags": r.flags,
             }
             live.feed.push({"type": "job.chunk", "chunk": chunk, "progress": progress.to_dict()})

@@ -108,7 +108,8 @@ async def audio(job_id: str, request: Request) -> FileResponse:
 @router.get("/v1/jobs/{job_id}/events")
 async def events(job_id: str, request: Request) -> EventSourceResponse:
     """Server-sent events: ``job.state`` (the job so far), then each step as it happens (``job.chunk_planned``,
-    ``job.planned``, ``job.chunk``) and the end (``job.done``, ``job.failed``, ``job.cancelled``); a job over
+    ``job.planned``, ``job.chunk``: each with its ``speaker`` when the job finds them) and the end
+    (``job.done``, with the speaker turns when asked; ``job.failed``, ``job.cancelled``); a job over
     replays its plan and its chunks before its end."""
     gw = gateway_of(request)
     live = gw.jobs.live.get(job_id)  # before the job is read: a job not live then is over in the table
@@ -127,4 +128,5 @@ async def job_events(gw: Gateway, job: Job, live: Live | None) -> AsyncIterator[
     for chunk in gw.store.chunks(job.id):
         yield sse({"type": "job.chunk", "chunk": chunk}, "job.chunk")
     if job.status in OVER:
-        yield sse(state_event(f"job.{job.status}", job), f"job.{job.status}")
+        speakers = gw.store.speakers(job.id) if job.status == "done" else None
+        yield sse(state_event(f"job.{job.status}", job, speakers), f"job.{job.status}")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from audiomm.config import RunOptions
-from audiomm.serve.wire import ChatRequest, JobRequest, TranscriptionRequest
+from audiomm.serve.errors import ApiError
+from audiomm.serve.wire import ChatRequest, JobRequest, Speakers, TranscriptionRequest
 from audiomm.systems import System
 from audiomm.tasks.presets import Preset, resolve
 
@@ -52,9 +53,20 @@ def run_options(
     max_tokens: int | None = None,
     seed: int | None = None,
     template: str | None = None,
+    speakers: Speakers | None = None,
 ) -> RunOptions:
     """The system's run options with what the request sets; finished chunks are always kept (a rerun, or a
-    job resumed after a restart, recomputes nothing), and the jobs table is the gateway's run log."""
+    job resumed after a restart, recomputes nothing), and the jobs table is the gateway's run log.
+    ``speakers`` needs a system that plans its chunks over speech (the VAD): else a 400."""
     asked = {"temperature": temperature, "max_new_tokens": max_tokens, "seed": seed, "template": template}
     given = {k: v for k, v in asked.items() if v is not None}
+    if speakers is not None:
+        if not system.options.vad:
+            raise ApiError(
+                400,
+                f"system {system.name!r} plans chunks without the VAD (vad = false), and finding the"
+                " speakers needs the speech the VAD finds: use another system, or leave out speakers",
+                param="speakers",
+            )
+        given.update(speakers.options())
     return replace(system.options, cache=True, reuse=True, log=False, **given)

@@ -28,8 +28,10 @@ def sse(data: dict | str, event: str | None = None) -> dict:
 
 
 def coverage(result: RunResult) -> dict:
-    """The ``audiomm`` field: how much of the recording the answer covers, and what went wrong."""
+    """The ``audiomm`` field: how much of the recording the answer covers, and what went wrong; with
+    ``speakers`` (how many, how much speech was given one) for a run that found them."""
     c = result.coverage
+    found = {"speakers": result.speakers.coverage.to_dict()} if result.speakers is not None else {}
     return {
         "input_s": round(c.input_s, 3),
         "speech_s": None if c.speech_s is None else round(c.speech_s, 3),
@@ -38,11 +40,13 @@ def coverage(result: RunResult) -> dict:
         "cached_chunks": sum(r.cached for r in result.chunks),
         "window_s": c.window_s,
         "warnings": list(result.warnings),
+        **found,
     }
 
 
 def coverage_header(cov: dict) -> dict[str, str]:
-    """``X-Audiomm-Coverage: covered=1.000; chunks=7; input_s=212.4; speech_s=180.2; warnings=0``."""
+    """``X-Audiomm-Coverage: covered=1.000; chunks=7; input_s=212.4; speech_s=180.2; warnings=0``
+    (``speakers=2`` before ``warnings`` for a run that found the speakers)."""
     parts = [
         f"covered={cov['covered_ratio']:.3f}",
         f"chunks={cov['chunks']}",
@@ -50,6 +54,8 @@ def coverage_header(cov: dict) -> dict[str, str]:
     ]
     if cov.get("speech_s") is not None:
         parts.append(f"speech_s={cov['speech_s']:.1f}")
+    if cov.get("speakers") is not None:
+        parts.append(f"speakers={cov['speakers']['speakers']}")
     parts.append(f"warnings={len(cov['warnings'])}")
     return {COVERAGE_HEADER: "; ".join(parts)}
 
@@ -78,8 +84,10 @@ def transcription(result: RunResult, fmt: str, task: str, language: str | None) 
 
 def segment(i: int, s: Segment, result: RunResult) -> dict:
     """One ``verbose_json`` segment. Audio LLMs give no log-probabilities: ``avg_logprob`` and
-    ``no_speech_prob`` are 0; ``compression_ratio`` is the text's own (as Whisper computes it)."""
+    ``no_speech_prob`` are 0; ``compression_ratio`` is the text's own (as Whisper computes it); with
+    speakers, the segment's ``speaker`` (audiomm's own field)."""
     data = s.text.encode("utf-8")
+    who = {"speaker": s.speaker} if s.speaker else {}
     return {
         "id": i,
         "seek": int(round(s.start_s * 100)),
@@ -91,6 +99,7 @@ def segment(i: int, s: Segment, result: RunResult) -> dict:
         "avg_logprob": 0.0,
         "compression_ratio": round(len(data) / len(zlib.compress(data)), 3) if data else 0.0,
         "no_speech_prob": 0.0,
+        **who,
     }
 
 

@@ -3,11 +3,12 @@
     jobs     id, status, system, preset + options (JSON: the run is the same after a restart), file (the
              gateway's upload under uploads/ by job id, or the allowed local path), name (what the client
              called it, shown only), owned, times, attempts, progress, error, coverage
-    chunks   (job, index) -> span, text, cached: the partial results, as they finish
+    chunks   (job, index) -> span, text, cached, speaker: the partial results, as they finish
     results  (job, format) -> the rendered result (md, json, srt, vtt), written with the status in one
              transaction: a job is done with all its results, or not done
     plans    job -> its chunk plan once complete (length, speech found, chunks, window): what the web page
              draws for a job it reopens
+    speakers job -> who speaks when (turns, labels, names, coverage) of a done job run with speakers
 
 States: queued -> running -> done | failed | cancelled. A gateway stopped (even by SIGKILL) leaves its
 running jobs ``running``; at start they are queued again and rerun: the chunk cache answers every chunk
@@ -47,7 +48,9 @@ CREATE TABLE IF NOT EXISTS results (
     job TEXT NOT NULL, format TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (job, format)
 );
 CREATE TABLE IF NOT EXISTS plans (job TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS speakers (job TEXT PRIMARY KEY, body TEXT NOT NULL);
 """
+ADDED = (("chunks", "speaker", "TEXT"),)  # columns newer than the table: added to an older database
 COLUMNS = (
     "id, status, system, preset, options, file, name, owned, created, started, finished, attempts,"
     " chunks_done, chunks_total, input_s, audio_done_s, error, coverage"
@@ -57,6 +60,14 @@ COLUMNS = (
 def span(index: int, start: float, end: float) -> dict:
     """A chunk's place in the recording, as the job events give it."""
     return {"index": index, "start": round(start, 3), "end": round(end, 3)}
+
+
+def chunk_event(
+    index: int, start: float, end: float, text: str, cached: bool, speaker: str | None = None
+) -> dict:
+    """A chunk's answer as the job events give it; ``speaker`` only where the chunk has one."""
+    out = {**span(index, start, end), "text": text, "cached": bool(cached)}
+    return {**out, "speaker": speaker} if speaker else out
 
 
 @dataclass(frozen=True)
@@ -114,6 +125,7 @@ class Job:
             "kind": self.preset.kind,
             "prompt": self.preset.chunk_prompt if self.preset.source == CUSTOM else None,
             "with_template": self.options.template is not None,
+            "speakers": self.options.speakers,
             "file": self.name,
             "created_at": int(self.created),
             "started_at": None if self.started is None else int(self.started),
@@ -158,10 +170,18 @@ class JobStore:
             self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.executescript(SCHEMA)
+            self.upgrade()
         except sqlite3.DatabaseError as exc:
             raise AudiommError(
                 f"{path}: not an audiomm jobs database ({exc}); move it away or choose another --data-dir"
             ) from None
+
+    def upgrade(self) -> None:
+        """Add the columns a database made by an earlier audiomm lacks (its jobs stay readable)."""
+        for table, column, kind in ADDED:
+            have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def write(self, first: tuple[str, tuple], *then: tuple[str, tuple]) -> bool:
         """Run the statements in one transaction; the first decides: if it changes no row (the job is not
@@ -217,7 +237,7 @@ class JobStore:
         return self.write((sql, (time.time(), job_id)))
 
     def progress(self, job_id: str, p: Progress, chunk: ChunkResult | None = None) -> None:
-        """The progress, with the chunk that just finished (kept as a partial result)."""
+        """The progress, with the chunk that just finished (kept as a partial result, with its speaker)."""
         update = (
             "UPDATE jobs SET chunks_done = ?, chunks_total = ?, input_s = ?, audio_done_s = ? WHERE id = ?",
             (p.chunks_done, p.chunks_total, p.input_s, p.audio_done_s, job_id),
@@ -227,19 +247,23 @@ class JobStore:
             return
         c = chunk
         keep = (
-            "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?)",
-            (job_id, c.index, c.start_s, c.end_s, c.text, int(c.cached)),
+            "INSERT OR REPLACE INTO chunks (job, idx, start_s, end_s, text, cached, speaker)"
+            " VALUES (?,?,?,?,?,?,?)",
+            (job_id, c.index, c.start_s, c.end_s, c.text, int(c.cached), c.speaker),
         )
         self.write(update, keep)
 
     def chunks(self, job_id: str) -> list[dict]:
+        """The chunks done so far, as the job events give them (``speaker`` where the chunk has one)."""
         rows = self.read(
-            "SELECT idx, start_s, end_s, text, cached FROM chunks WHERE job = ? ORDER BY idx", (job_id,)
+            "SELECT idx, start_s, end_s, text, cached, speaker FROM chunks WHERE job = ? ORDER BY idx",
+            (job_id,),
         )
-        return [{"index": i, "start": a, "end": b, "text": t, "cached": bool(c)} for i, a, b, t, c in rows]
+        return [chunk_event(*row) for row in rows]
 
-    def finish(self, job_id: str, renders: dict[str, str], cov: dict) -> bool:
-        """Done, with every rendered result, in one transaction; False if the job was cancelled meanwhile."""
+    def finish(self, job_id: str, renders: dict[str, str], cov: dict, speakers: dict | None = None) -> bool:
+        """Done, with every rendered result (and who speaks when, if asked), in one transaction; False if
+        the job was cancelled meanwhile."""
         done = (
             "UPDATE jobs SET status = 'done', finished = ?, coverage = ? WHERE id = ? AND status = 'running'",
             (time.time(), json.dumps(cov), job_id),
@@ -248,6 +272,8 @@ class JobStore:
             ("INSERT OR REPLACE INTO results VALUES (?,?,?)", (job_id, f, body))
             for f, body in renders.items()
         ]
+        if speakers is not None:
+            keep.append(("INSERT OR REPLACE INTO speakers VALUES (?,?)", (job_id, json.dumps(speakers))))
         return self.write(done, *keep)
 
     def end(self, job_id: str, status: str, error: dict | None = None) -> bool:
@@ -265,6 +291,11 @@ class JobStore:
     def plan(self, job_id: str) -> Plan | None:
         rows = self.read("SELECT body FROM plans WHERE job = ?", (job_id,))
         return Plan(**json.loads(rows[0][0])) if rows else None
+
+    def speakers(self, job_id: str) -> dict | None:
+        """Who speaks when in a done job run with speakers (:meth:`SpeakerMap.to_dict`), else None."""
+        rows = self.read("SELECT body FROM speakers WHERE job = ?", (job_id,))
+        return json.loads(rows[0][0]) if rows else None
 
     def recent(self, limit: int) -> list[Job]:
         """The newest jobs first."""

@@ -62,7 +62,8 @@ async def work_for(gw: Gateway, req: TranscriptionRequest, task: str) -> Work:
     await anyio.to_thread.run_sync(gw.pool.backend, system.name)  # a system down is a 503, even for a stream
     await anyio.to_thread.run_sync(checked, req.file)
     preset = transcription_preset(req) if task == "transcribe" else translation_preset(req)
-    return prepared(system, req.file, preset, run_options(system, temperature=req.temperature))
+    options = run_options(system, temperature=req.temperature, speakers=req.speakers)
+    return prepared(system, req.file, preset, options)
 
 
 async def deltas(ex: Exchange) -> AsyncIterator[dict]:

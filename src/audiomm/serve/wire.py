@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from audiomm.config import RunOptions
+from audiomm.errors import AudiommError
 from audiomm.serve.errors import ApiError
 from audiomm.serve.uploads import Form, Upload
 from audiomm.sizing import MAX_MEMORY_GB
@@ -42,6 +44,17 @@ class Fields:
         value = self.text(name)
         return None if value is None else temperature(value, name)
 
+    def whole(self, name: str) -> int | None:
+        """A whole number from 1 to 999999 (None when not given)."""
+        value = self.text(name)
+        if value is None:
+            return None
+        if not (value.isascii() and value.isdigit() and len(value) <= 6) or int(value) < 1:
+            raise ApiError(
+                400, f"{name} must be a whole number of at least 1, not {value[:20]!r}", param=name
+            )
+        return int(value)
+
     def flag(self, name: str) -> bool:
         value = (self.text(name) or "false").lower()
         if value not in ("true", "false", "1", "0"):
@@ -61,6 +74,53 @@ def temperature(value: Any, name: str = "temperature") -> float:
 
 
 @dataclass(frozen=True)
+class Speakers:
+    """Who said what (a job's ``speakers`` fields): the run options they set; a field not sent keeps
+    :class:`~audiomm.config.RunOptions`' default."""
+
+    num_speakers: int | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
+    speaker_names: str | None = None
+
+    def options(self) -> dict:
+        """The :class:`~audiomm.config.RunOptions` fields to set (``speakers`` and what was given)."""
+        given = {k: v for k, v in asdict(self).items() if v is not None}
+        return {"speakers": True, **given}
+
+
+SPEAKER_FIELDS = ("num_speakers", "min_speakers", "max_speakers", "speaker_names")
+
+
+def speakers_fields(f: Fields) -> Speakers | None:
+    """The speakers of a job (None without ``speakers=true``), checked as a whole: counts of at least 1,
+    ``min_speakers`` at most ``max_speakers``, names as ``S1=Ana,S2=Ben``."""
+    on = f.flag("speakers")
+    given = [name for name in SPEAKER_FIELDS if f.text(name) is not None]
+    if given and not on:
+        raise ApiError(400, f"{given[0]} describes the speakers: add speakers=true", param=given[0])
+    if not on:
+        return None
+    names = f.text("speaker_names")
+    asked = Speakers(f.whole("num_speakers"), f.whole("min_speakers"), f.whole("max_speakers"), names)
+    low = asked.min_speakers or RunOptions.min_speakers
+    high = asked.max_speakers or RunOptions.max_speakers
+    if low > high:
+        raise ApiError(
+            400, f"min_speakers ({low}) must be at most max_speakers ({high})", param="min_speakers"
+        )
+    if names is not None:
+        from audiomm.audio.speakers import parse_speaker_names
+
+        try:
+            parse_speaker_names(names)
+        except AudiommError as exc:
+            message = str(exc).replace("--speaker-names", "speaker_names")
+            raise ApiError(400, message, param="speaker_names") from None
+    return asked
+
+
+@dataclass(frozen=True)
 class TranscriptionRequest:
     """``POST /v1/audio/transcriptions`` (and ``translations``)."""
 
@@ -71,6 +131,7 @@ class TranscriptionRequest:
     temperature: float | None = None
     response_format: str = "json"
     stream: bool = False
+    speakers: Speakers | None = None  # audiomm's own fields, as a job takes them
 
 
 def transcription_request(form: Form) -> TranscriptionRequest:
@@ -96,6 +157,13 @@ def transcription_request(form: Form) -> TranscriptionRequest:
         raise ApiError(
             400, "timestamp_granularities needs response_format verbose_json", param="timestamp_granularities"
         )
+    speakers = speakers_fields(f)
+    if speakers is not None and f.flag("stream"):
+        raise ApiError(
+            400,
+            "speakers cannot be streamed: leave out stream, or submit a job (POST /v1/jobs)",
+            param="stream",
+        )
     return TranscriptionRequest(
         model=f.required("model"),
         file=form.file,
@@ -104,6 +172,7 @@ def transcription_request(form: Form) -> TranscriptionRequest:
         temperature=f.number("temperature"),
         response_format=fmt,
         stream=f.flag("stream"),
+        speakers=speakers,
     )
 
 
@@ -251,7 +320,7 @@ def conversation(turns: list[tuple[str, str]]) -> str:
 @dataclass(frozen=True)
 class JobRequest:
     """``POST /v1/jobs``: a system, a recording (uploaded, or a local file under the allowed root), and the
-    task (a preset, a prompt, or both; a template for presets that fill one)."""
+    task (a preset, a prompt, or both; a template for presets that fill one); who said what, if asked."""
 
     system: str
     file: Upload | None = None
@@ -260,9 +329,10 @@ class JobRequest:
     prompt: str | None = None
     system_prompt: str | None = None
     template: str | None = None
+    speakers: Speakers | None = None
 
 
-JOB_FIELDS = ("system", "path", "preset", "prompt", "system_prompt", "template")
+JOB_FIELDS = ("system", "path", "preset", "prompt", "system_prompt", "template", "speakers", *SPEAKER_FIELDS)
 
 
 def job_request(form: Form) -> JobRequest:
@@ -282,19 +352,24 @@ def job_request(form: Form) -> JobRequest:
         prompt=f.text("prompt"),
         system_prompt=f.text("system_prompt"),
         template=f.text("template"),
+        speakers=speakers_fields(f),
     )
 
 
 def json_form(body: Any) -> Form:
-    """A JSON job body as a form: an object of strings (or nulls)."""
+    """A JSON job body as a form: an object of strings, whole numbers, true/false (or nulls)."""
     if not isinstance(body, dict):
         raise ApiError(400, "the body must be a JSON object")
     fields = {}
     for key, value in body.items():
         if value is None:
             continue
+        if isinstance(value, bool):
+            value = str(value).lower()
+        elif isinstance(value, int):
+            value = str(value)
         if not isinstance(value, str):
-            raise ApiError(400, f"{key} must be a string", param=str(key))
+            raise ApiError(400, f"{key} must be a string, a whole number or true/false", param=str(key))
         fields[str(key)] = [value]
     return Form(fields)
 

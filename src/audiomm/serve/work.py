@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 from audiomm.api import preflight
 from audiomm.audio.decode import AudioError
+from audiomm.audio.voice import weights_path
 from audiomm.backends import Backend
 from audiomm.backends.base import BackendError
 from audiomm.config import RunOptions
@@ -33,8 +34,11 @@ class Work:
 
 def prepared(system: System, upload: Upload, preset: Preset, options: RunOptions) -> Work:
     """The work, once what can be refused without the model is checked (a preset the system cannot run, a
-    template missing, a window over the model's): a 400 at once, not a failure later."""
+    template missing, a window over the model's, speakers asked of a gateway without the voice encoder):
+    a 400 at once, not a failure later."""
     preflight(system.config, preset, options)
+    if options.speakers:
+        weights_path()
     preset.render(preset.chunk_prompt, options.template)
     return Work(system.name, upload, preset, options)
 

@@ -1,5 +1,6 @@
 // The new-job form: a recording (a file picked or dropped, or recorded here), a system, a preset or your
-// own prompt, a template for the presets that fill one; submitted as a job (POST /v1/jobs).
+// own prompt, a template for the presets that fill one, who said what (speakers, with their number and
+// names when known); submitted as a job (POST /v1/jobs).
 
 import { Problem, explain, getJSON, sayProblem, upload } from "./api.js";
 import { $, bytes, el, show } from "./dom.js";
@@ -18,6 +19,7 @@ export class JobForm {
     $("file").addEventListener("change", () => this.choose($("file").files[0] || null));
     $("preset").addEventListener("change", () => this.presetChanged());
     $("template-file").addEventListener("change", () => this.loadTemplate());
+    $("speakers").addEventListener("change", () => show($("speaker-fields"), $("speakers").checked));
     $("job-form").addEventListener("submit", (e) => {
       e.preventDefault();
       this.submit();
@@ -84,7 +86,19 @@ export class JobForm {
       if (!$("template").value.trim()) throw new Problem(`The ${preset.name} task fills a template: write one or load it from a file.`);
       fields.template = $("template").value;
     }
-    return { file: this.file, fields };
+    return { file: this.file, fields: { ...fields, ...this.speakerFields() } };
+  }
+
+  /** The speakers fields when "Who said what" is ticked (the gateway checks the names). */
+  speakerFields() {
+    if (!$("speakers").checked) return {};
+    const fields = { speakers: "true" };
+    const count = $("num-speakers").value.trim();
+    if (count && !/^[1-9][0-9]*$/.test(count)) throw new Problem("The number of speakers must be a whole number of at least 1 (or left empty).");
+    if (count) fields.num_speakers = count;
+    const names = $("speaker-names").value.trim();
+    if (names) fields.speaker_names = names;
+    return fields;
   }
 
   async submit() {

@@ -1,5 +1,6 @@
 // One job on the page: its progress as it happens (from the job's events), then its result: the answer
-// (Markdown) or the transcript's segments beside the recording, coverage and warnings, downloads.
+// (Markdown) or the transcript's segments beside the recording, coverage and warnings, downloads; under
+// "who said what", each segment and chunk with its speaker and a line of who spoke how long.
 
 import { Problem, call, follow, getJSON, explain, sayProblem, storedKey } from "./api.js";
 import { $, clear, clock, duration, el, show, when } from "./dom.js";
@@ -20,6 +21,16 @@ function chunkState(chunk) {
 function stem(name) {
   const base = (name || "result").replace(/\.[^.]*$/, "");
   return base.replace(/[^\p{L}\p{N}._ -]+/gu, "_").slice(0, 100) || "result";
+}
+
+/** "speakers: Ana 0:25, Ben 0:24 (2, estimated; 98% of the speech given a speaker)" from a result's speakers. */
+function speakersLine(found) {
+  const talk = new Map(found.speakers.map((s) => [s, 0]));
+  for (const t of found.turns) talk.set(t.speaker, (talk.get(t.speaker) || 0) + t.end_s - t.start_s);
+  const each = [...talk].map(([s, seconds]) => `${found.names?.[s] || s} ${clock(seconds)}`).join(", ") || "none found";
+  const c = found.coverage;
+  const how = c.estimated ? "estimated" : "as given";
+  return `speakers: ${each} (${found.speakers.length}, ${how}; ${Math.floor(c.ratio * 1000) / 10}% of the speech given a speaker)`;
 }
 
 export class JobView {
@@ -62,7 +73,7 @@ export class JobView {
     this.result = null;
     clear($("chunks"));
     $("chunk-count").textContent = "0";
-    for (const id of ["result", "job-error", "retry", "player-note", "timeline-box", "partial"]) show($(id), false);
+    for (const id of ["result", "job-error", "retry", "player-note", "timeline-box", "partial", "speakers-line"]) show($(id), false);
     $("partial").open = true;
     $("job-title").textContent = "";
     $("job-meta").textContent = "";
@@ -113,7 +124,8 @@ export class JobView {
     $("chunk-count").textContent = "0";
     $("job-title").textContent = job.file;
     const task = job.prompt ? `your prompt “${job.prompt.slice(0, 80)}${job.prompt.length > 80 ? "…" : ""}”` : job.preset;
-    $("job-meta").textContent = `${job.system} · ${task}${job.with_template ? " with a template" : ""} · ${when(job.created_at)}`;
+    const extras = `${job.with_template ? " with a template" : ""}${job.speakers ? " · who said what" : ""}`;
+    $("job-meta").textContent = `${job.system} · ${task}${extras} · ${when(job.created_at)}`;
     this.progress(job.status, job.progress);
   }
 
@@ -161,7 +173,8 @@ export class JobView {
     const span = `${clock(start)}–${clock(end)}`;
     const time = seekable ? el("button", { type: "button", class: "seek", onclick: () => this.seek(start) }, span) : el("span", { class: "time" }, span);
     const badge = { truncated: "cut short: the model hit its output limit", empty: "no answer" }[state];
-    const head = el("div", { class: "chunk-head" }, el("span", { class: "num" }, `Chunk ${c.index + 1}`), time, badge && el("strong", { class: "badge" }, badge), c.cached && el("span", { class: "hint" }, "from the cache"));
+    const who = c.speaker && el("span", { class: "speaker" }, c.speaker);
+    const head = el("div", { class: "chunk-head" }, el("span", { class: "num" }, `Chunk ${c.index + 1}`), time, who, badge && el("strong", { class: "badge" }, badge), c.cached && el("span", { class: "hint" }, "from the cache"));
     return el("li", { class: `chunk-item state-${state}`, dataset: { index: c.index, start, end } }, head, el("p", { class: "chunk-text" }, c.text || "(no text)"));
   }
 
@@ -227,13 +240,15 @@ export class JobView {
     if (r.model_note) warnings.push(r.model_note);
     $("warnings").replaceChildren(...warnings.map((w) => el("li", {}, w)));
     show($("warnings"), warnings.length > 0);
+    $("speakers-line").textContent = r.speakers ? speakersLine(r.speakers) : "";
+    show($("speakers-line"), Boolean(r.speakers));
   }
 
   segment(s) {
     return el(
       "li",
       { dataset: { start: s.start_s, end: s.end_s } },
-      el("button", { type: "button", class: "segment", onclick: () => this.seek(s.start_s) }, el("span", { class: "time" }, clock(s.start_s)), " ", s.text),
+      el("button", { type: "button", class: "segment", onclick: () => this.seek(s.start_s) }, el("span", { class: "time" }, clock(s.start_s)), " ", s.speaker && el("span", { class: "speaker" }, `${s.speaker}:`), s.text),
     );
   }
 

@@ -21,7 +21,7 @@ function jobLine(job) {
       { href: `#job/${encodeURIComponent(job.id)}` },
       el("span", { class: "file-name" }, job.file),
       el("span", { class: `badge status-${job.status}` }, STATUS_WORDS[job.status] || job.status),
-      el("span", { class: "meta" }, `${job.system} · ${task(job)}${job.with_template ? " + template" : ""}${length}${progress} · ${when(job.created_at)}`),
+      el("span", { class: "meta" }, `${job.system} · ${task(job)}${job.with_template ? " + template" : ""}${job.speakers ? " + speakers" : ""}${length}${progress} · ${when(job.created_at)}`),
     ),
   );
 }
