@@ -378,7 +378,7 @@ def list_limit(value: str | None) -> int:
     """How many jobs to list: ``limit`` from 1 to 500 (50 unless given)."""
     if value is None:
         return LIST_LIMIT
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIST_LIMIT:
+    if not (value.isascii() and value.isdigit() and len(value) <= 6) or not 1 <= int(value) <= MAX_LIST_LIMIT:
         raise ApiError(400, f"limit must be a whole number from 1 to {MAX_LIST_LIMIT}", param="limit")
     return int(value)
 
