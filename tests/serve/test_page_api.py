@@ -143,7 +143,7 @@ def test_the_presets_and_the_catalog(gateway):
     assert [{k: f[k] for k in f if k != "slug"} for f in fits["data"]] == [
         asdict(f) for f in sizing.fits(cat, 12, None)
     ]
-    assert fits["vram_gb"] == 12 and fits["ram_gb"] is None and bad == [400] * 5
+    assert fits["vram_gb"] == 12 and fits["ram_gb"] is None and bad == [400, 400, 400]
     assert page.headers["content-type"].startswith("text/markdown")
     assert page.text.startswith("# Qwen/Qwen2-Audio-7B-Instruct\n") and "## Memory" in page.text
     assert missing.status_code == 404
