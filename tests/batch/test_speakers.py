@@ -4,6 +4,7 @@ speaks when: the same outputs as ``audiomm run --speakers`` (real clips of two p
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import signal
 import time
@@ -135,3 +136,31 @@ def test_resume_after_sigkill_does_not_diarize_again(two, tmp_path):
     line = lines(out)["two"]
     assert line["status"] == "done" and line["speakers"] == 2
     assert second == line["chunks"] - line["cached"] and line["cached"] >= first - 1
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="the [scale] extra")
+def test_the_ray_engine_gives_the_same_summary(two, tmp_path, monkeypatch, capsys):
+    from audiomm.batch.ray_engine import SINGLE_NODE
+
+    path, _ = two
+    home = tmp_path / "home-ray"
+    home.mkdir()
+    (home / "ray_bootstrap_config.yaml").write_text("{}\n")  # as in test_ray: no cloud metadata request
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv(SINGLE_NODE, "0")
+    more = ("--speakers", "--speaker-names", "S2=Ben", "--preset", "meeting-summary", "--format", "json")
+    with OpenAIServer() as srv:
+        ray_args = batch_args(
+            path.parent, tmp_path / "ray", srv.url, *more, "--engine", "ray", "--actors", "1"
+        )
+        code, _, stderr = run_main(monkeypatch, capsys, *ray_args)
+        assert code == 0, stderr
+        asked = [a["prompt"] for a in srv.state.audio]
+        assert asked and all(run_speakers.ATTRIBUTE in p and "Ben" in p for p in asked)
+        code, _, stderr = run_main(
+            monkeypatch, capsys, *batch_args(path.parent, tmp_path / "local", srv.url, *more)
+        )
+        assert code == 0, stderr
+        assert len(srv.state.audio) == len(asked)  # the same chunks, asked the same: all from the cache
+    got = [steady((tmp_path / d / "two.json").read_text(), "json") for d in ("ray", "local")]
+    assert got[0] == got[1] and lines(tmp_path / "ray")["two"]["speakers"] == 2
