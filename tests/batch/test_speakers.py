@@ -73,8 +73,9 @@ def test_a_batch_transcript_with_speakers_is_what_run_gives(two, tmp_path, monke
     fmts = [x for f in FORMATS for x in ("--format", f)]
     with OpenAIServer() as srv:
         args = batch_args(path.parent, out, srv.url, "--speakers", *names, *fmts)
-        code, _, stderr = run_main(monkeypatch, capsys, *args)
+        code, stdout, stderr = run_main(monkeypatch, capsys, *args)
         assert code == 0, stderr
+        assert "each recording is diarized first" in stdout
         asked = len(srv.state.audio)
         maps = kept_maps()
         assert len(maps) == 1  # diarized once, in the front-end process, and kept
