@@ -49,9 +49,9 @@ def test_batched_decoding_is_no_less_accurate_than_one_chunk_at_a_time(speech):
 
 def test_batch_runs_the_classic_pipeline_in_batch_mode(speech, tmp_path, monkeypatch, capsys):
     calls = []
-    real = ClassicBackend.transcribe_batched
+    real = ClassicBackend.heard_batched  # what generate() calls in batch mode (timed text, for --speakers)
     monkeypatch.setattr(
-        ClassicBackend, "transcribe_batched", lambda self, a: calls.append(len(a)) or real(self, a)
+        ClassicBackend, "heard_batched", lambda self, a: calls.append(len(a)) or real(self, a)
     )
     folder = speech[0][0].parent
     args = [
