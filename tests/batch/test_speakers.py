@@ -141,21 +141,17 @@ def test_resume_after_sigkill_does_not_diarize_again(two, tmp_path):
 
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="the [scale] extra")
 def test_the_ray_engine_gives_the_same_summary(two, tmp_path, monkeypatch, capsys):
-    from audiomm.batch.ray_engine import SINGLE_NODE
-
     path, _ = two
     home = tmp_path / "home-ray"
     home.mkdir()
     (home / "ray_bootstrap_config.yaml").write_text("{}\n")  # as in test_ray: no cloud metadata request
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv(SINGLE_NODE, "0")
     more = ("--speakers", "--speaker-names", "S2=Ben", "--preset", "meeting-summary", "--format", "json")
     with OpenAIServer() as srv:
         ray_args = batch_args(
             path.parent, tmp_path / "ray", srv.url, *more, "--engine", "ray", "--actors", "1"
         )
-        code, _, stderr = run_main(monkeypatch, capsys, *ray_args)
-        assert code == 0, stderr
+        p = run_cli(*ray_args, env={"HOME": str(home)})  # a Ray of its own (not one a test shut down)
+        assert p.returncode == 0, p.stderr
         asked = [a["prompt"] for a in srv.state.audio]
         assert asked and all(run_speakers.ATTRIBUTE in p and "Ben" in p for p in asked)
         code, _, stderr = run_main(
