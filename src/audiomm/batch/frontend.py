@@ -44,14 +44,14 @@ class PlanRequest:
     vad: bool
     channel: str
     overlap_s: float
-    speakers: RunOptions | None = None  # --speakers: diarize first, with these options (None: not at all)
+    diarize: RunOptions | None = None  # --speakers: diarize first, with these run options (None: not at all)
     verbatim: bool = False  # a transcript: with speakers, no chunk spans a change of speaker
 
 
 def plan_request(number: int, item: Item, window_s: float) -> PlanRequest:
     """What the front end is asked for one recording of a batch (both engines)."""
     o = item.task.options
-    speakers = o if o.speakers else None
+    diarize = o if o.speakers else None
     return PlanRequest(
         number,
         str(item.recording.path),
@@ -59,7 +59,7 @@ def plan_request(number: int, item: Item, window_s: float) -> PlanRequest:
         o.vad,
         o.channel,
         o.overlap_s,
-        speakers,
+        diarize,
         item.task.preset.verbatim,
     )
 
@@ -129,9 +129,9 @@ def plan(request: PlanRequest, send: Callable[[Message], None]) -> None:
 def _diarized(request: PlanRequest, sha: str, send: Callable[[Message], None]) -> list[float]:
     """Under --speakers, the recording's speaker map sent (diarized, or as kept by an earlier run), and
     where a transcript's chunks must be cut; otherwise nothing."""
-    if request.speakers is None:
+    if request.diarize is None:
         return []
-    smap = recording_speakers(request.path, sha, request.speakers)
+    smap = recording_speakers(request.path, sha, request.diarize)
     send(Diarized(request.number, smap.to_dict()))
     return change_points(smap) if request.verbatim else []
 
