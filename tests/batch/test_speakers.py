@@ -161,3 +161,23 @@ def test_the_ray_engine_gives_the_same_summary(two, tmp_path, monkeypatch, capsy
         assert len(srv.state.audio) == len(asked)  # the same chunks, asked the same: all from the cache
     got = [steady((tmp_path / d / "two.json").read_text(), "json") for d in ("ray", "local")]
     assert got[0] == got[1] and lines(tmp_path / "ray")["two"]["speakers"] == 2
+
+
+def test_the_classic_pipeline_labels_a_batch_as_run_does(two, tmp_path, monkeypatch, capsys):
+    """Whisper tiny.en (decoding the chunks of a batch together): the same chunks, keys and labels as run."""
+    from tests.helpers.offline_models import whisper_tiny_en
+
+    path, _ = two
+    model = ("--backend", "classic", "--model", whisper_tiny_en(), "--speakers", "--format", "json")
+    args = ["batch", str(path.parent), "--out", str(tmp_path / "out"), "--workers", "1", *model]
+    code, _, stderr = run_main(monkeypatch, capsys, *args)
+    assert code == 0, stderr
+    dest = tmp_path / "run.json"
+    code, _, stderr = run_main(monkeypatch, capsys, "run", str(path), *model, "--out", str(dest))
+    assert code == 0, stderr
+    got = [json.loads(p.read_text()) for p in (tmp_path / "out" / "two.json", dest)]
+    spans = [[(s["start_s"], s["end_s"], s["speaker"]) for s in r["segments"]] for r in got]
+    assert spans[0] == spans[1] and {s for *_, s in spans[0]} == {"S1", "S2"}
+    assert got[0]["speakers"] == got[1]["speakers"] and got[0]["text"] == got[1]["text"]
+    assert all(c["cached"] for c in got[1]["chunks"])  # run found batch's chunks: the same keys
+    assert all(p.startswith(("S1: ", "S2: ")) for p in got[0]["text"].split("\n\n"))
