@@ -26,15 +26,17 @@ from dataclasses import dataclass, field, replace
 
 from audiomm.audio.analyze import Analysis, PlannedChunk
 from audiomm.audio.chunking import check_chunk
+from audiomm.audio.speakers import SpeakerMap
 from audiomm.backends import Backend
 from audiomm.batch.frontend import (
     ChunkReady,
+    Diarized,
     FrontEndPool,
     Hashed,
     Message,
     PlanFailed,
     PlanReady,
-    PlanRequest,
+    plan_request,
 )
 from audiomm.batch.outputs import Outcome, Recorder
 from audiomm.batch.prepare import Backends, prepare, problem
@@ -44,7 +46,7 @@ from audiomm.knowledge import Window
 from audiomm.longform.cache import ChunkCache
 from audiomm.longform.map import ChunkPrompt, Job, chunk_result, map_jobs
 from audiomm.longform.results import ChunkResult, RunResult
-from audiomm.longform.runner import Setup, chunk_key, merged, window_note
+from audiomm.longform.runner import Setup, chunk_key, job_speakers, merged, window_note, with_speaker
 
 MERGE_THREADS = 2  # recordings merged at once (a summary's reduce asks the model)
 TICK_S = 1.0  # how often progress and batch.jsonl are brought up to date while nothing happens
@@ -87,10 +89,12 @@ class Prepared:
 
 @dataclass
 class Open:
-    """A recording being worked on (one try)."""
+    """A recording being worked on (one try): ``setup`` is its task's with its path, and with its speakers
+    once the front end has sent them (--speakers: before its first chunk)."""
 
     item: Item
     prepared: Prepared
+    setup: Setup
     started: float
     sha: str | None = None
     results: dict[int, ChunkResult] = field(default_factory=dict)
@@ -196,7 +200,7 @@ class LocalEngine:
             self._progress(event)
 
     def _progress(self, event: Message | Mapped) -> None:
-        """A recording's work goes on: its hash, a planned chunk, its whole plan, an answered chunk."""
+        """A recording's work goes on: its hash, its speakers, a planned chunk, its whole plan, an answered chunk."""
         o = self.open.get(event.number)
         if o is None:  # a try that already failed
             if isinstance(event, ChunkReady):
@@ -204,6 +208,8 @@ class LocalEngine:
             return
         if isinstance(event, Hashed):
             o.sha = event.sha
+        elif isinstance(event, Diarized):
+            o.setup = replace(o.setup, speakers=SpeakerMap.from_dict(event.speakers))
         elif isinstance(event, ChunkReady):
             self._planned(event.number, o, event.planned)
         elif isinstance(event, PlanReady):
@@ -211,18 +217,18 @@ class LocalEngine:
             o.analysis, o.total = event.analysis, len(event.analysis.plan.chunks)
             self.recorder.planned(o.total)
         elif isinstance(event, Mapped):
-            o.results[event.result.index] = event.result
+            o.results[event.result.index] = with_speaker(o.setup, event.result)
             self.recorder.chunk_done()
         self._merge_when_ready(event.number, o)
 
     def _planned(self, n: int, o: Open, planned: PlannedChunk) -> None:
         """A planned chunk: answered from the cache at once, or put in its lane."""
-        c, setup = planned.chunk, o.prepared.setup
+        c, setup = planned.chunk, o.setup
         key = chunk_key(setup, o.sha, c)
         hit = self.cache.get(key) if self.cache is not None and setup.options.reuse else None
         if hit is not None:
             self.front.release()
-            o.results[c.index] = chunk_result(c, hit, cached=True)
+            o.results[c.index] = with_speaker(setup, chunk_result(c, hit, cached=True))
             self.recorder.chunk_done()
             return
         try:
@@ -231,7 +237,7 @@ class LocalEngine:
             self.front.release()
             self._fail(n, problem(exc), permanent=True)
             return
-        o.prepared.lane.waiting.append((n, Job(c, planned.audio, key)))
+        o.prepared.lane.waiting.append((n, Job(c, planned.audio, key, job_speakers(setup, c))))
 
     # ------------------------------------------------------------------ recordings in and out
 
@@ -245,18 +251,10 @@ class LocalEngine:
             if isinstance(prepared, str):
                 self.recorder.failed(item, prepared, started=time.monotonic())
                 continue
-            self.open[self.serial] = Open(item, prepared, time.monotonic())
+            setup = replace(prepared.setup, path=item.recording.path)
+            self.open[self.serial] = Open(item, prepared, setup, time.monotonic())
             self.recorder.started(item)
-            options = item.task.options
-            request = PlanRequest(
-                self.serial,
-                str(item.recording.path),
-                prepared.window.seconds,
-                options.vad,
-                options.channel,
-                options.overlap_s,
-            )
-            self.front.submit(request)
+            self.front.submit(plan_request(self.serial, item, prepared.window.seconds))
 
     def _merge_when_ready(self, n: int, o: Open) -> None:
         if n not in self.open or o.merging or o.total is None or len(o.results) < o.total:
@@ -267,9 +265,8 @@ class LocalEngine:
     def _merge(self, n: int, o: Open) -> None:
         """In a merge thread: the recording's result (a summary's reduce asks the model)."""
         try:
-            setup = replace(o.prepared.setup, path=o.item.recording.path)
             final = [o.results[i] for i in sorted(o.results)]
-            self.events.put(Merged(n, merged(setup, final, o.analysis)))
+            self.events.put(Merged(n, merged(o.setup, final, o.analysis)))
         except Exception as exc:  # noqa: BLE001 - the recording fails, the batch goes on
             self.events.put(Failed(n, problem(exc)))
 

@@ -1,9 +1,12 @@
 """The front end of a batch in worker processes, one per core: each takes a recording, hashes it, decodes it,
 finds its speech and plans its chunks (:class:`~audiomm.audio.analyze.FrontEnd`, the same one pass as
-``audiomm run``), and sends each chunk with its audio the moment it is planned.
+``audiomm run``), and sends each chunk with its audio the moment it is planned. With ``--speakers`` the
+recording is diarized first, as ``audiomm run`` does it (the same kept speaker maps): a transcript's
+chunks are cut where the speaker changes, and the map goes to the main process before the first chunk.
 
     main process --PlanRequest--> requests queue --> worker processes (FrontEnd each)
-    main process <--reader thread-- messages queue (bounded) <-- Hashed, ChunkReady, PlanReady, PlanFailed
+    main process <--reader thread-- messages queue (bounded) <-- Hashed, Diarized, ChunkReady, PlanReady,
+                                                                 PlanFailed
 
 The messages queue is bounded and the reader takes a chunk only when the main process has room for it
 (``held``): when the backend is the slower side, the workers wait and memory stays flat. A worker whose
@@ -22,8 +25,11 @@ from dataclasses import dataclass
 
 from audiomm.audio.analyze import Analysis, FrontEnd, PlannedChunk
 from audiomm.audio.decode import AudioError
+from audiomm.batch.work import Item
+from audiomm.config import RunOptions
 from audiomm.errors import AudiommError, first_line
 from audiomm.longform.cache import file_sha256
+from audiomm.longform.speakers import change_points, recording_speakers
 
 POLL_S = 0.5  # how often a waiting worker or reader looks for a reason to stop
 
@@ -38,12 +44,36 @@ class PlanRequest:
     vad: bool
     channel: str
     overlap_s: float
+    diarize: RunOptions | None = None  # --speakers: diarize first, with these run options (None: not at all)
+    verbatim: bool = False  # a transcript: with speakers, no chunk spans a change of speaker
+
+
+def plan_request(number: int, item: Item, window_s: float) -> PlanRequest:
+    """What the front end is asked for one recording of a batch (both engines)."""
+    o = item.task.options
+    diarize = o if o.speakers else None
+    return PlanRequest(
+        number,
+        str(item.recording.path),
+        window_s,
+        o.vad,
+        o.channel,
+        o.overlap_s,
+        diarize,
+        item.task.preset.verbatim,
+    )
 
 
 @dataclass(frozen=True)
 class Hashed:
     number: int
     sha: str  # the recording's SHA-256 (part of every chunk's cache key)
+
+
+@dataclass(frozen=True)
+class Diarized:
+    number: int
+    speakers: dict  # the recording's speaker map (:meth:`~audiomm.audio.speakers.SpeakerMap.to_dict`)
 
 
 @dataclass(frozen=True)
@@ -65,7 +95,7 @@ class PlanFailed:
     permanent: bool  # the recording itself is bad (trying again cannot help)
 
 
-Message = Hashed | ChunkReady | PlanReady | PlanFailed
+Message = Hashed | Diarized | ChunkReady | PlanReady | PlanFailed
 
 
 def plan(request: PlanRequest, send: Callable[[Message], None]) -> None:
@@ -73,14 +103,16 @@ def plan(request: PlanRequest, send: Callable[[Message], None]) -> None:
     n = request.number
     try:
         sha = file_sha256(request.path)
+        send(Hashed(n, sha))
+        cuts = _diarized(request, sha, send)
         front = FrontEnd(
             request.path,
             window_s=request.window_s,
             use_vad=request.vad,
             channel=request.channel,
             overlap_s=request.overlap_s,
+            cuts=cuts,
         )
-        send(Hashed(n, sha))
         for planned in front:
             send(ChunkReady(n, planned))
         send(PlanReady(n, front.analysis))
@@ -92,6 +124,16 @@ def plan(request: PlanRequest, send: Callable[[Message], None]) -> None:
         send(PlanFailed(n, str(exc), False))
     except Exception as exc:  # noqa: BLE001 - one bad recording never stops the batch
         send(PlanFailed(n, f"{request.path}: {type(exc).__name__}: {first_line(exc)}", False))
+
+
+def _diarized(request: PlanRequest, sha: str, send: Callable[[Message], None]) -> list[float]:
+    """Under --speakers, the recording's speaker map sent (diarized, or as kept by an earlier run), and
+    where a transcript's chunks must be cut; otherwise nothing."""
+    if request.diarize is None:
+        return []
+    smap = recording_speakers(request.path, sha, request.diarize)
+    send(Diarized(request.number, smap.to_dict()))
+    return change_points(smap) if request.verbatim else []
 
 
 def work(requests, messages, parent: int) -> None:

@@ -125,6 +125,7 @@ class Recorder:
             warnings=list(r.warnings),
             outputs=[p.relative_to(self.options.out).as_posix() for p in item.outputs],
             wer=wer,
+            speakers=len(r.speakers.speakers) if r.speakers is not None else None,
         )
         self._put(row)
 

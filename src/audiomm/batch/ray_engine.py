@@ -27,8 +27,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from audiomm.audio.chunking import check_chunk
+from audiomm.audio.speakers import SpeakerMap
 from audiomm.backends import SERVERS
-from audiomm.batch.frontend import ChunkReady, Hashed, Message, PlanFailed, PlanReady, PlanRequest, plan
+from audiomm.batch.frontend import (
+    ChunkReady,
+    Diarized,
+    Hashed,
+    Message,
+    PlanFailed,
+    PlanReady,
+    plan,
+    plan_request,
+)
 from audiomm.batch.outputs import Outcome, Recorder
 from audiomm.batch.prepare import Backends, prepare, problem
 from audiomm.batch.work import BatchOptions, Item, Task
@@ -36,7 +46,7 @@ from audiomm.errors import AudiommError
 from audiomm.knowledge import Window
 from audiomm.longform.cache import ChunkCache
 from audiomm.longform.map import Job, chunk_result, map_jobs
-from audiomm.longform.runner import Setup, chunk_key, merged, window_note
+from audiomm.longform.runner import Setup, chunk_key, job_speakers, merged, window_note, with_speaker
 from audiomm.paths import data_dir
 
 LOOPBACK = "127.0.0.1"  # a local Ray instance binds here: no traffic leaves the machine
@@ -113,10 +123,7 @@ def plan_row(row: dict) -> dict:
     """The plan step (a CPU task): one recording's front end, its messages pickled into the row."""
     messages: list[Message] = []
     started = time.time()
-    request = PlanRequest(
-        row["number"], row["path"], row["window_s"], row["vad"], row["channel"], row["overlap_s"]
-    )
-    plan(request, messages.append)
+    plan(pickle.loads(row["request"]), messages.append)
     return {**row, "started": started, "messages": pickle.dumps(messages)}
 
 
@@ -165,7 +172,8 @@ class AnswerStep:
         if rec.task not in self.setups:
             self.setups[rec.task] = prepare(self.tasks[rec.task], self.backends, self.cache)
         setup, window = self.setups[rec.task]
-        setup = replace(setup, path=rec.path)
+        said = next((m.speakers for m in rec.messages if isinstance(m, Diarized)), None)
+        setup = replace(setup, path=rec.path, speakers=SpeakerMap.from_dict(said) if said else None)
         sha = next(m.sha for m in rec.messages if isinstance(m, Hashed))
         analysis = next(m.analysis for m in rec.messages if isinstance(m, PlanReady))
         analysis.plan.coverage.notes.append(window_note(window))
@@ -175,12 +183,12 @@ class AnswerStep:
                 c, key = m.planned.chunk, chunk_key(setup, sha, m.planned.chunk)
                 hit = self.cache.get(key) if self.cache is not None and setup.options.reuse else None
                 if hit is not None:
-                    results[c.index] = chunk_result(c, hit, cached=True)
+                    results[c.index] = with_speaker(setup, chunk_result(c, hit, cached=True))
                 else:
                     check_chunk(c, window.seconds)  # right before any model sees it
-                    jobs.append(Job(c, m.planned.audio, key))
+                    jobs.append(Job(c, m.planned.audio, key, job_speakers(setup, c)))
         for _, r in answer(jobs, setup, self.cache):
-            results[r.index] = r
+            results[r.index] = with_speaker(setup, r)
         return merged(setup, [results[i] for i in sorted(results)], analysis)
 
 
@@ -317,18 +325,9 @@ def answer_step(tasks: bytes, cache_root: str | None) -> type[AnswerStep]:
 
 
 def plan_input(number: int, item: Item, task: int, window_s: float) -> dict:
-    """A recording as a row of the plan step."""
-    o = item.task.options
-    path = str(item.recording.path)
-    return {
-        "number": number,
-        "task": task,
-        "path": path,
-        "window_s": window_s,
-        "vad": o.vad,
-        "channel": o.channel,
-        "overlap_s": o.overlap_s,
-    }
+    """A recording as a row of the plan step (what its front end is asked, pickled)."""
+    request = plan_request(number, item, window_s)
+    return {"number": number, "task": task, "path": request.path, "request": pickle.dumps(request)}
 
 
 def windows_of(tasks: bytes) -> list:

@@ -18,7 +18,8 @@ from pathlib import Path
 from audiomm.errors import AudiommError, first_line
 
 TABLE_NAME = "batch.sqlite"
-SCHEMA_VERSION = 1  # PRAGMA user_version of a job table
+SCHEMA_VERSION = 2  # PRAGMA user_version of a job table
+UPGRADES = {1: "ALTER TABLE recordings ADD COLUMN speakers INTEGER"}  # from a version to the next
 STATUSES = ("pending", "running", "done", "failed")
 LOCK_WAIT_S = 30.0
 SCHEMA = """
@@ -35,7 +36,8 @@ CREATE TABLE IF NOT EXISTS recordings (
     warnings TEXT,                 -- JSON list
     outputs TEXT,                  -- JSON list of paths under --out
     wer REAL,                      -- against the manifest's reference, when it gives one
-    updated TEXT
+    updated TEXT,
+    speakers INTEGER               -- --speakers: how many the recording has
 )
 """
 
@@ -62,6 +64,7 @@ class JobRow:
     outputs: list[str] = field(default_factory=list)
     wer: float | None = None
     updated: str | None = None
+    speakers: int | None = None  # --speakers: how many the recording has
 
     @property
     def rtf(self) -> float | None:
@@ -73,7 +76,17 @@ class JobRow:
         keys = ("key", "path", "status", "system", "preset", "attempts", "audio_s", "seconds")
         out = {k: getattr(self, k) for k in keys}
         out["rtf"] = self.rtf
-        more = ("chunks", "cached", "covered_ratio", "coverage", "warnings", "outputs", "wer", "error")
+        more = (
+            "chunks",
+            "cached",
+            "covered_ratio",
+            "coverage",
+            "speakers",
+            "warnings",
+            "outputs",
+            "wer",
+            "error",
+        )
         return {**out, **{k: getattr(self, k) for k in more}}
 
 
@@ -91,13 +104,15 @@ class JobTable:
             self.db = sqlite3.connect(self.path, timeout=LOCK_WAIT_S)
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if tables and (version != SCHEMA_VERSION or "recordings" not in tables):
+            if tables and (version not in (*UPGRADES, SCHEMA_VERSION) or "recordings" not in tables):
                 raise AudiommError(
                     f"{self.path}: not an audiomm job table; move it aside or choose another --out"
                 )
             with self.db:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute(SCHEMA)
+                for v in range(version, SCHEMA_VERSION) if tables else ():
+                    self.db.execute(UPGRADES[v])  # a table of an earlier audiomm: its rows kept
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             raise AudiommError(

@@ -51,6 +51,8 @@ def batch_cmd(
         output_dir(out, "--out"), tuple(formats), workers, attempts, engine, address, actors, gpus
     )
     items = items_for(job, collect(inputs), options)
+    if any(item.task.options.speakers for item in items):
+        say("--speakers: each recording is diarized first, in its front-end process (kept for reruns)")
     with progress("recordings") as update:
 
         def on_tick(recorder) -> None:
