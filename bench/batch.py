@@ -100,6 +100,7 @@ def timed_batch(folder: Path, tmp: Path, url: str, concurrency: int, *more: str)
 
 
 def run_each(files: list[Path], tmp: Path, url: str, concurrency: int) -> float:
+    tmp.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
     for f in files:
         out = ("--out", str(tmp / f"{f.stem}.md"))
