@@ -13,7 +13,9 @@ import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("scipy")
-pytest.importorskip("resemblyzer", reason="the [speakers] extra")
+from tests.helpers.speakers import need_voice_encoder  # noqa: E402
+
+need_voice_encoder()
 
 from audiomm.audio.speakers import SpeakerMap, speakers_line  # noqa: E402
 from audiomm.longform import speakers as run_speakers  # noqa: E402

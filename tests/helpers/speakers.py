@@ -9,6 +9,7 @@ touch, a change of speaker inside one run of speech), and returns the audio with
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -18,6 +19,16 @@ import numpy as np
 from audiomm.audio.decode import decode_all
 from audiomm.audio.speakers import Turn
 from tests.helpers.audio import DATA, RATE, write
+
+
+def need_voice_encoder() -> None:
+    """Skip unless the [speakers] extra is installed: the resemblyzer wheel, found (never imported: its
+    webrtcvad imports pkg_resources, which new setuptools no longer ships)."""
+    if importlib.util.find_spec("resemblyzer") is None:
+        import pytest
+
+        pytest.skip("the [speakers] extra (the resemblyzer wheel) is not installed", allow_module_level=True)
+
 
 SAMPLE = "pyannote_sample"  # a real 2-person phone call with its reference turns (pyannote.audio, MIT)
 

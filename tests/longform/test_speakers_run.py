@@ -10,7 +10,9 @@ import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("scipy")
-pytest.importorskip("resemblyzer", reason="the [speakers] extra")
+from tests.helpers.speakers import need_voice_encoder  # noqa: E402
+
+need_voice_encoder()
 
 import audiomm  # noqa: E402
 from audiomm import BackendConfig, RunOptions  # noqa: E402

@@ -16,7 +16,7 @@ from audiomm.serve.work import Progress
 from audiomm.tasks.presets import resolve
 from tests.helpers.gateway import Gateway, systems_file
 from tests.helpers.openai_server import MODEL, OpenAIServer
-from tests.helpers.speakers import CASES
+from tests.helpers.speakers import CASES, need_voice_encoder
 from tests.serve.test_jobs import events, submit, wait_for
 
 NAMES = {"S1": "Ana", "S2": "Ben"}
@@ -29,7 +29,7 @@ def allowed(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def gateway(allowed, tmp_path_factory):
-    pytest.importorskip("resemblyzer", reason="finding speakers needs the [speakers] extra")
+    need_voice_encoder()
     root = tmp_path_factory.mktemp("speakers")
     with OpenAIServer() as server:
         systems = systems_file(root / "systems.toml", {"sys": server.url}, MODEL, max_chunk_seconds=12)

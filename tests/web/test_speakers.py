@@ -1,12 +1,10 @@
 """Who said what on the page: the speakers box ticked by keyboard, a real two-speaker conversation run, and
 the result labelled: each transcript segment and chunk with its speaker's name, and the speakers line."""
 
-import pytest
-
-from tests.helpers.speakers import CASES
+from tests.helpers.speakers import CASES, need_voice_encoder
 from tests.web.test_access import tab_to
 
-pytest.importorskip("resemblyzer", reason="finding speakers needs the [speakers] extra")
+need_voice_encoder()
 
 
 def test_a_job_with_speakers_shows_who_said_what(page, tmp_path, shot):
