@@ -153,6 +153,12 @@ class RunOptions:
         given = self.num_speakers is not None or self.speaker_names is not None
         if given and not self.speakers:
             raise AudiommError("--num-speakers and --speaker-names describe speakers: add --speakers")
+        bounds_given = (self.min_speakers, self.max_speakers) != (
+            RunOptions.min_speakers,
+            RunOptions.max_speakers,
+        )
+        if self.num_speakers is not None and bounds_given:  # as `audiomm audio speakers` says it
+            raise AudiommError("give --num-speakers, or --min-speakers/--max-speakers, not both")
         if self.speakers and not self.vad:
             raise AudiommError("--speakers works on the speech the VAD finds: leave out --no-vad")
         if self.speakers:

@@ -141,6 +141,7 @@ def test_classic_gives_the_llm_a_labelled_transcript(two):
         (("--speakers", "--speaker-names", "Ana"), "is not LABEL=NAME"),
         (("--speakers", "--num-speakers", "0"), "at least 1"),
         (("--speakers", "--min-speakers", "3", "--max-speakers", "2"), "--min-speakers (3)"),
+        (("--speakers", "--num-speakers", "2", "--min-speakers", "3"), "not both"),
     ],
 )
 def test_bad_speaker_options_are_one_line(two, args, message):

@@ -114,6 +114,7 @@ def test_a_json_job_with_speakers_and_no_names_gets_voices_s1_s2(gateway, conver
         ({"speakers": "true", "max_speakers": "²"}, "max_speakers", "whole number"),
         ({"speakers": "true", "max_speakers": "9" * 5000}, "max_speakers", "whole number"),
         ({"speakers": "true", "min_speakers": "4", "max_speakers": "2"}, "min_speakers", "at most"),
+        ({"speakers": "true", "num_speakers": "2", "min_speakers": "3"}, "num_speakers", "not both"),
         ({"speakers": "true", "speaker_names": "Ana"}, "speaker_names", "is not LABEL=NAME"),
         ({"speakers": "true", "speaker_names": "X1=Ana"}, "speaker_names", "not a speaker label"),
         ({"speakers": "true", "speaker_names": "S1=Ana,S1=Bo"}, "speaker_names", "named twice"),

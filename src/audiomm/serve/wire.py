@@ -103,6 +103,8 @@ def speakers_fields(f: Fields) -> Speakers | None:
         return None
     names = f.text("speaker_names")
     asked = Speakers(f.whole("num_speakers"), f.whole("min_speakers"), f.whole("max_speakers"), names)
+    if asked.num_speakers is not None and (asked.min_speakers or asked.max_speakers) is not None:
+        raise ApiError(400, "give num_speakers, or min_speakers/max_speakers, not both", param="num_speakers")
     low = asked.min_speakers or RunOptions.min_speakers
     high = asked.max_speakers or RunOptions.max_speakers
     if low > high:
