@@ -14,6 +14,7 @@ one window of its own length (from ``min_window_s``).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -178,9 +179,7 @@ class SpeakerMap:
     def label(self, start_s: float, end_s: float) -> str | None:
         """The speaker who talks most in ``[start_s, end_s)`` (e.g. a transcript segment); when it holds
         no speech, the speaker of the nearest turn; None without turns."""
-        time: dict[str, float] = {}
-        for t in self.turns_in(start_s, end_s):
-            time[t.speaker] = time.get(t.speaker, 0.0) + t.duration_s
+        time = talk_time(self.turns_in(start_s, end_s), start_s, end_s)
         if time:
             return max(time, key=lambda s: (time[s], -self.speakers.index(s)))
         if not self.turns:
@@ -251,13 +250,20 @@ def speakers_line(smap: SpeakerMap, start_s: float, end_s: float) -> str:
     return "Speakers in this part: " + ", ".join(parts) + "."
 
 
-def most_heard(turns: Sequence[Turn], start_s: float, end_s: float) -> str | None:
-    """The speaker of ``turns`` who talks most in ``[start_s, end_s)``; in silence, the nearest turn's."""
+def talk_time(turns: Iterable[Turn], start_s: float = 0.0, end_s: float = math.inf) -> dict[str, float]:
+    """Seconds each speaker of ``turns`` talks inside ``[start_s, end_s)`` (by default, in all of them),
+    in the order they first talk."""
     time: dict[str, float] = {}
     for t in turns:
         overlap = min(t.end_s, end_s) - max(t.start_s, start_s)
         if overlap > 0:
             time[t.speaker] = time.get(t.speaker, 0.0) + overlap
+    return time
+
+
+def most_heard(turns: Sequence[Turn], start_s: float, end_s: float) -> str | None:
+    """The speaker of ``turns`` who talks most in ``[start_s, end_s)``; in silence, the nearest turn's."""
+    time = talk_time(turns, start_s, end_s)
     if time:
         return max(time, key=lambda s: time[s])
     mid = (start_s + end_s) / 2

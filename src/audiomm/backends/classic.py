@@ -42,6 +42,11 @@ def with_transcript(prompt: str, transcript: str) -> str:
 Piece = tuple[float, float, str]  # start and end (seconds in its audio) and Whisper's text
 
 
+def joined(pieces: list[Piece]) -> str:
+    """Whisper's text of ``pieces``, in their order, as one line."""
+    return " ".join(text for _, _, text in pieces)
+
+
 def missed(regions: list[tuple[float, float]], pieces: list[Piece]) -> list[tuple[float, float]]:
     """Speech regions of at least 1 s (shorter: a breath or a click) that the decoded pieces cover by less
     than half: Whisper jumped over them, and they are decoded again."""
@@ -137,7 +142,7 @@ class ClassicBackend:
 
     def transcribe(self, audio) -> str:
         """Whisper's text for ``audio`` (float32, 16 kHz): :meth:`heard`, joined."""
-        return " ".join(t for _, _, t in self.heard(audio))
+        return joined(self.heard(audio))
 
     def heard(self, audio) -> list[Piece]:
         """Whisper's timed text for ``audio`` (float32, 16 kHz), in time order.
@@ -187,7 +192,7 @@ class ClassicBackend:
 
     def transcribe_batched(self, audios: list) -> list[str]:
         """Whisper's text for each audio: :meth:`heard_batched`, joined."""
-        return [" ".join(t for _, _, t in pieces) for pieces in self.heard_batched(audios)]
+        return [joined(pieces) for pieces in self.heard_batched(audios)]
 
     def heard_batched(self, audios: list) -> list[list[Piece]]:
         """Whisper's timed text for each audio, as :meth:`heard` cuts and checks it, with the pieces of all
@@ -254,7 +259,7 @@ class ClassicBackend:
             if req.speakers:  # --speakers: each segment labelled with who talks most during it
                 text = labelled_text(pieces, req.speakers)
             else:
-                text = " ".join(t for _, _, t in pieces)
+                text = joined(pieces)
             if req.verbatim:
                 yield i, Response(text, "stop", seconds=asr_s)
             else:

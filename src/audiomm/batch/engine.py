@@ -46,7 +46,7 @@ from audiomm.knowledge import Window
 from audiomm.longform.cache import ChunkCache
 from audiomm.longform.map import ChunkPrompt, Job, chunk_result, map_jobs
 from audiomm.longform.results import ChunkResult, RunResult
-from audiomm.longform.runner import Setup, chunk_key, job_speakers, merged, window_note, with_speaker
+from audiomm.longform.runner import Setup, chunk_job, merged, window_note, with_speaker
 
 MERGE_THREADS = 2  # recordings merged at once (a summary's reduce asks the model)
 TICK_S = 1.0  # how often progress and batch.jsonl are brought up to date while nothing happens
@@ -224,8 +224,8 @@ class LocalEngine:
     def _planned(self, n: int, o: Open, planned: PlannedChunk) -> None:
         """A planned chunk: answered from the cache at once, or put in its lane."""
         c, setup = planned.chunk, o.setup
-        key = chunk_key(setup, o.sha, c)
-        hit = self.cache.get(key) if self.cache is not None and setup.options.reuse else None
+        job = chunk_job(setup, o.sha, c, planned.audio)
+        hit = self.cache.get(job.key) if self.cache is not None and setup.options.reuse else None
         if hit is not None:
             self.front.release()
             o.results[c.index] = with_speaker(setup, chunk_result(c, hit, cached=True))
@@ -237,7 +237,7 @@ class LocalEngine:
             self.front.release()
             self._fail(n, problem(exc), permanent=True)
             return
-        o.prepared.lane.waiting.append((n, Job(c, planned.audio, key, job_speakers(setup, c))))
+        o.prepared.lane.waiting.append((n, job))
 
     # ------------------------------------------------------------------ recordings in and out
 

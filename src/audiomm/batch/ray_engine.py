@@ -46,7 +46,7 @@ from audiomm.errors import AudiommError
 from audiomm.knowledge import Window
 from audiomm.longform.cache import ChunkCache
 from audiomm.longform.map import Job, chunk_result, map_jobs
-from audiomm.longform.runner import Setup, chunk_key, job_speakers, merged, window_note, with_speaker
+from audiomm.longform.runner import Setup, chunk_job, merged, window_note, with_speaker
 from audiomm.paths import data_dir
 
 LOOPBACK = "127.0.0.1"  # a local Ray instance binds here: no traffic leaves the machine
@@ -180,13 +180,13 @@ class AnswerStep:
         results, jobs = {}, []
         for m in rec.messages:
             if isinstance(m, ChunkReady):
-                c, key = m.planned.chunk, chunk_key(setup, sha, m.planned.chunk)
-                hit = self.cache.get(key) if self.cache is not None and setup.options.reuse else None
+                c, job = m.planned.chunk, chunk_job(setup, sha, m.planned.chunk, m.planned.audio)
+                hit = self.cache.get(job.key) if self.cache is not None and setup.options.reuse else None
                 if hit is not None:
                     results[c.index] = with_speaker(setup, chunk_result(c, hit, cached=True))
                 else:
                     check_chunk(c, window.seconds)  # right before any model sees it
-                    jobs.append(Job(c, m.planned.audio, key, job_speakers(setup, c)))
+                    jobs.append(job)
         for _, r in answer(jobs, setup, self.cache):
             results[r.index] = with_speaker(setup, r)
         return merged(setup, [results[i] for i in sorted(results)], analysis)

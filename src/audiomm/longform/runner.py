@@ -175,10 +175,10 @@ def _events(setup: Setup, pipe: Pipeline, cache: ChunkCache | None, w: Window) -
         if kind == "planned":
             c = item.chunk
             yield ChunkPlanned(c)
-            key = chunk_key(setup, sha, c)
-            hit = previous.get(key) if previous else None
+            job = chunk_job(setup, sha, c, item.audio)
+            hit = previous.get(job.key) if previous else None
             if hit is None:
-                pipe.submit(Job(c, item.audio, key, job_speakers(setup, c)))
+                pipe.submit(job)
                 continue
             pipe.skip()
             item = chunk_result(c, hit, cached=True)
@@ -186,13 +186,14 @@ def _events(setup: Setup, pipe: Pipeline, cache: ChunkCache | None, w: Window) -
         yield ChunkDone(with_speaker(setup, item), done, total)
 
 
-def chunk_key(setup: Setup, sha: str, c: Chunk) -> str:
-    """The cache key of one chunk of a run (the recording's hash, its span, what it is asked, of whom)."""
+def chunk_job(setup: Setup, sha: str, c: Chunk, audio) -> Job:
+    """A planned chunk as the job that maps it: what it says of its speakers, worked out once, and its
+    cache key (the recording's hash, its span, what it is asked, of whom)."""
     ask, backend, opts = setup.ask, setup.backend, setup.options
     parts = (opts.channel, backend.name, backend.cache_id, ask.system, ask.prompt, ask.settings.key())
     said = job_speakers(setup, c)
     more = (said.note, said.turns) if said is not None else ()
-    return ChunkCache.key(sha, c.start_s, c.end_s, *parts, *more)
+    return Job(c, audio, ChunkCache.key(sha, c.start_s, c.end_s, *parts, *more), said)
 
 
 def job_speakers(setup: Setup, c: Chunk) -> ChunkSpeakers | None:
@@ -206,7 +207,7 @@ def job_speakers(setup: Setup, c: Chunk) -> ChunkSpeakers | None:
 def with_speaker(setup: Setup, r: ChunkResult) -> ChunkResult:
     """A chunk's result with its one speaker (under --speakers, where one speaker has its speech)."""
     if setup.speakers is not None:
-        r.speaker = chunk_speaker(setup.speakers, Chunk(r.index, r.start_s, r.end_s))
+        r.speaker = chunk_speaker(setup.speakers, r.start_s, r.end_s)
     return r
 
 

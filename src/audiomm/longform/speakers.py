@@ -15,7 +15,15 @@ from itertools import pairwise
 from pathlib import Path
 
 from audiomm.audio.chunking import Chunk
-from audiomm.audio.speakers import SpeakerMap, SpeakerOptions, Turn, diarize, merge_turns, speakers_line
+from audiomm.audio.speakers import (
+    SpeakerMap,
+    SpeakerOptions,
+    Turn,
+    diarize,
+    merge_turns,
+    speakers_line,
+    talk_time,
+)
 from audiomm.audio.speakers import parse_speaker_names as parse_names
 from audiomm.config import RunOptions
 from audiomm.longform.cache import ChunkCache
@@ -88,11 +96,9 @@ def chunk_note(smap: SpeakerMap, c: Chunk) -> str:
     return f"{speakers_line(smap, c.start_s, c.end_s)}\n{ATTRIBUTE}"
 
 
-def chunk_speaker(smap: SpeakerMap, c: Chunk) -> str | None:
-    """The display name of the one speaker of chunk ``c`` (at least ``ONE_SPEAKER`` of its speech), or None."""
-    time: dict[str, float] = {}
-    for t in smap.turns_in(c.start_s, c.end_s):
-        time[t.speaker] = time.get(t.speaker, 0.0) + t.duration_s
+def chunk_speaker(smap: SpeakerMap, start_s: float, end_s: float) -> str | None:
+    """The display name of the one speaker of a chunk (at least ``ONE_SPEAKER`` of its speech), or None."""
+    time = talk_time(smap.turns_in(start_s, end_s), start_s, end_s)
     total = sum(time.values())
     if not total:
         return None

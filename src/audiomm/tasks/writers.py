@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from audiomm.audio.decode import fmt_duration
-from audiomm.audio.speakers import clock
+from audiomm.audio.speakers import clock, talk_time
 from audiomm.errors import AudiommError
 from audiomm.longform.results import RunResult, Segment, fmt_ts
 
@@ -42,10 +42,8 @@ def _md(r: RunResult) -> str:
 def _speakers_summary(r: RunResult) -> str:
     """``speakers: Ana 4:10, S2 1:02 (estimated; 98.0% of speech assigned)``: each speaker's talk time."""
     smap = r.speakers
-    talk: dict[str, float] = dict.fromkeys(smap.speakers, 0.0)
-    for t in smap.turns:
-        talk[t.speaker] += t.duration_s
-    each = ", ".join(f"{smap.name(s)} {clock(talk[s])}" for s in smap.speakers) or "none detected"
+    talk = talk_time(smap.turns)
+    each = ", ".join(f"{smap.name(s)} {clock(talk.get(s, 0.0))}" for s in smap.speakers) or "none detected"
     how = "estimated" if smap.coverage.estimated else "as given"
     return f"speakers: {each} ({len(smap.speakers)} {how}; {smap.coverage.ratio:.1%} of speech assigned)"
 
