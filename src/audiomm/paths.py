@@ -168,12 +168,16 @@ def temp_path(path: Path, tag: str = "tmp") -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}.{tag}")
 
 
-def atomic_write(path: Path, write: Callable[[IO[str]], None], newline: str | None = None) -> None:
+def atomic_write(
+    path: Path, write: Callable[[IO[str]], None], newline: str | None = None, durable: bool = True
+) -> None:
     """Write a text file through a temp file in the same directory, then rename it into place.
 
     A crash mid-write leaves the previous file (or no file), never a half-written one. A symlink is
     written through (its target replaced, the link kept); a device, FIFO, socket or directory is
-    refused. A new file gets ``0o666`` less the umask, an existing one keeps its mode."""
+    refused. A new file gets ``0o666`` less the umask, an existing one keeps its mode. ``durable``: the data
+    reaches the disk before the rename (fsync), so it survives a power cut too; a cache entry need not
+    (after a power cut it may be missing or empty: a miss, never a wrong answer)."""
     real = Path(os.path.realpath(path))
     st = status(real)
     if st is not None and not stat.S_ISREG(st.st_mode):
@@ -187,15 +191,16 @@ def atomic_write(path: Path, write: Callable[[IO[str]], None], newline: str | No
         with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as fh:
             write(fh)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, real)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda fh: fh.write(text))
+def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
+    atomic_write(path, lambda fh: fh.write(text), durable=durable)
 
 
 @contextmanager

@@ -40,6 +40,10 @@ class OpenAIState:
     parts: list[list[str]] = field(default_factory=list)  # each user message's part types, in order
     transcriptions: list[dict] = field(default_factory=list)  # /v1/audio/transcriptions requests
     queries: list[str] = field(default_factory=list)  # query strings of the requests
+    parse: bool = (
+        True  # False: a chat request is read whole and answered, not parsed or checked (bench/batch.py:
+    )
+    # a stand-in for a server on another machine, light on this one's CPU)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -91,6 +95,7 @@ def check_request(body: dict) -> tuple[list[str], dict | None, str]:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once (no 40 ms wait for a delayed ACK)
     state: OpenAIState
 
     def log_message(self, *args) -> None:
@@ -132,7 +137,10 @@ class Handler(BaseHTTPRequestHandler):
         st = self.state
         if self.route() == "/v1/audio/transcriptions":
             return self._transcription()
-        body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+        raw = self.rfile.read(int(self.headers.get("content-length", 0)))
+        if not st.parse and self.route() == "/v1/chat/completions":
+            return self._unparsed(raw)
+        body = json.loads(raw or b"{}")
         if self.route() != "/v1/chat/completions":
             return self._send(404, {"error": {"message": "not found"}})
         if st.api_key and self.headers.get("authorization") != f"Bearer {st.api_key}":
@@ -196,6 +204,19 @@ class Handler(BaseHTTPRequestHandler):
                 parts = text.count("[0")
                 answer = st.replies.pop(0) if st.replies else f"summary of {parts} parts"
         self._send(200, completion(n, st.model, answer, finish))
+
+    def _unparsed(self, raw: bytes) -> None:
+        """A chat request answered after the delay without parsing it (its audio part found, not decoded)."""
+        st = self.state
+        time.sleep(st.delay)
+        with st.lock:
+            if b'"input_audio"' in raw:
+                st.audio.append({"bytes": len(raw)})
+                n, answer = len(st.audio), f"heard {len(raw)} bytes"
+            else:
+                st.text_requests.append({"bytes": len(raw)})
+                n, answer = len(st.text_requests), "summary"
+        self._send(200, completion(n, st.model, answer, "stop"))
 
     def _transcription(self) -> None:
         """multipart/form-data with ``file`` (a WAV) and ``model``, as the OpenAI SDK sends it."""

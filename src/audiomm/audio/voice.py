@@ -99,7 +99,7 @@ class VoiceEncoder:
 
     BATCH = 64  # windows per forward pass
 
-    def __init__(self, threads: int | None = None):
+    def __init__(self):
         try:
             import torch
         except ImportError:

@@ -93,6 +93,9 @@ def concurrently(
 ) -> Iterator[tuple[int, Response]]:
     """``one`` on every request, ``workers`` at a time; (index, response) as each one finishes (a server's
     ``generate``)."""
+    if len(requests) == 1:  # a batch sends one chunk per call: no pool of threads for it
+        yield 0, one(requests[0])
+        return
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(one, r): i for i, r in enumerate(requests)}
         try:

@@ -161,9 +161,9 @@ class LocalEngine:
         """Work until every item is done or failed (Ctrl-C: stop at once; the job table says what is left)."""
         if not self.todo:
             return
-        held = 2 * sum(max(1, b.batch_size) for b in self._backends()) + 8
-        self.front = FrontEndPool(self.workers, held, self.events.put)
+        self.front = FrontEndPool(self.workers, self.events.put)  # its processes start while backends load
         try:
+            self.front.allow(2 * sum(max(1, b.batch_size) for b in self._backends()) + 8)
             self._refill()
             last = time.monotonic()
             while self.open or self.todo:

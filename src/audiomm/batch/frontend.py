@@ -15,6 +15,7 @@ parent is gone (SIGKILL) stops by itself within a second.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue
@@ -139,6 +140,7 @@ def _diarized(request: PlanRequest, sha: str, send: Callable[[Message], None]) -
 def work(requests, messages, parent: int) -> None:
     """A worker process: plan each request until told to stop (None) or the parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # one process per core: torch (--speakers) on one thread
     messages.cancel_join_thread()  # never wait at exit on a parent that no longer reads
 
     def alive() -> bool:
@@ -164,14 +166,15 @@ def work(requests, messages, parent: int) -> None:
 
 
 class FrontEndPool:
-    """``workers`` front-end processes; ``deliver`` gets each message in the main process, a chunk only
-    while fewer than ``held`` chunks are held (each given back with :meth:`release`)."""
+    """``workers`` front-end processes, started at once (they import while the caller loads its backends);
+    ``deliver`` gets each message in the main process, a chunk only while fewer than ``held`` chunks are held
+    (:meth:`allow` sets ``held``; each chunk is given back with :meth:`release`)."""
 
-    def __init__(self, workers: int, held: int, deliver: Callable[[Message], None]):
+    def __init__(self, workers: int, deliver: Callable[[Message], None]):
         ctx = multiprocessing.get_context("spawn")  # no fork of a process with threads and sockets
         self.requests = ctx.Queue()
         self.messages = ctx.Queue(maxsize=2 * workers)
-        self.room = threading.Semaphore(held)
+        self.room = threading.Semaphore(0)
         self.deliver, self.stop = deliver, threading.Event()
         args = (self.requests, self.messages, os.getpid())
         self.procs = [
@@ -182,13 +185,17 @@ class FrontEndPool:
         self.reader = threading.Thread(target=self._read, daemon=True, name="audiomm-batch-reader")
         self.reader.start()
 
+    def allow(self, held: int) -> None:
+        """Let up to ``held`` planned chunks wait in this process (before the first :meth:`submit`)."""
+        self.room.release(held)
+
     def submit(self, request: PlanRequest) -> None:
         self.requests.put(request)
 
     def release(self, n: int = 1) -> None:
         """``n`` chunks left the main process (sent, answered from the cache, or dropped)."""
-        for _ in range(n):
-            self.room.release()
+        if n:
+            self.room.release(n)
 
     def _read(self) -> None:
         while not self.stop.is_set():
@@ -199,6 +206,8 @@ class FrontEndPool:
             except queue.Empty:
                 self.room.release()
                 continue
+            if message is None:  # close() wakes the reader
+                return
             if not isinstance(message, ChunkReady):
                 self.room.release()
             self.deliver(message)
@@ -213,4 +222,7 @@ class FrontEndPool:
             if p.is_alive():
                 p.terminate()
                 p.join(timeout=5)
+        self.room.release()  # a reader waiting for room, or for a message, stops now
+        with contextlib.suppress(queue.Full):
+            self.messages.put_nowait(None)
         self.reader.join(timeout=2 * POLL_S)

@@ -60,7 +60,7 @@ class ChunkCache:
             return None
 
     def put(self, key: str, r: Response) -> None:
-        atomic_write_text(self.root / key[:2] / f"{key}.json", json.dumps(asdict(r)))
+        atomic_write_text(self.root / key[:2] / f"{key}.json", json.dumps(asdict(r)), durable=False)
 
 
 class CachedBackend:
