@@ -84,6 +84,7 @@ bench: $(DEVSTAMP)
 	$(BIN)/python bench/streaming.py
 	$(BIN)/python bench/batching.py --repeat 3
 	$(BIN)/python bench/speakers.py
+	$(BIN)/python bench/requests.py
 	$(BIN)/python bench/batch.py --ray
 
 # On a machine with a CUDA GPU (and a CUDA build of torch): 1 hour through a full-size Qwen2-Audio-7B architecture.

@@ -117,3 +117,51 @@ def test_a_key_in_the_query_string_stays_a_query_parameter():
         )
         list(b.generate([Request("Hi.", clip()[:16000])]))
     assert set(srv.state.queries) == {"key=SECRET-Q"} and "SECRET" not in b.endpoint + b.cache_id
+
+
+def test_the_key_is_a_bearer_token_and_a_wrong_one_is_one_line_without_it():
+    with OpenAIServer(api_key="sk-right") as srv:
+        good = load(BackendConfig("openai", "qwen2-audio-7b-instruct", base_url=srv.url, api_key="sk-right"))
+        [(_, r)] = list(good.generate([Request("Hi.", clip()[:16000])]))
+        bad = load(BackendConfig("openai", "qwen2-audio-7b-instruct", base_url=srv.url, api_key="sk-wrong"))
+        with pytest.raises(BackendError, match="rejected the API key") as info:
+            list(bad.generate([Request("Hi.", clip()[:16000])]))
+    assert r.text.startswith("heard") and srv.state.authorizations == ["Bearer sk-right", "Bearer sk-wrong"]
+    assert "sk-" not in str(info.value)
+
+
+def test_a_user_and_password_in_the_url_are_basic_auth_and_never_shown():
+    import base64
+
+    with OpenAIServer() as srv:
+        url = srv.url.replace("http://", "http://ana:s%40cret@")
+        b = load(BackendConfig("openai", "qwen2-audio-7b-instruct", base_url=url, retries=0))
+        list(b.generate([Request("Hi.", clip()[:16000])]))
+    assert srv.state.authorizations == ["Basic " + base64.b64encode(b"ana:s@cret").decode()]
+    assert "cret" not in b.endpoint + b.cache_id
+
+
+@pytest.mark.parametrize("fault", ["429", "500", "timeout"])
+def test_a_server_fault_is_asked_again(fault):
+    with OpenAIServer(faults=[(fault, 1)]) as srv:
+        b = load(config(srv, retries=1, timeout=1.0))
+        [(_, r)] = list(b.generate([Request("Hi.", clip()[:16000])]))
+    assert r.text.startswith("heard") and len(srv.state.authorizations) == 2
+
+
+def test_an_unreachable_server_is_one_line_without_its_secrets():
+    url = "http://ana:pw-SECRET@127.0.0.1:9/v1?key=KEY-SECRET"
+    with pytest.raises(BackendError, match="cannot reach http://127.0.0.1:9/v1;") as info:
+        load(BackendConfig("openai", "m", base_url=url, retries=0))
+    assert "SECRET" not in str(info.value)
+
+
+def test_a_retry_logs_nothing_of_the_url(caplog):
+    """urllib3 names the URL (and so a key in its query) when it retries: nothing of it is logged."""
+    with OpenAIServer(faults=[("500", 1)]) as srv:
+        b = load(
+            BackendConfig("openai", "qwen2-audio-7b-instruct", base_url=f"{srv.url}?key=SECRET-Q", retries=1)
+        )
+        with caplog.at_level("DEBUG"):
+            list(b.generate([Request("Hi.", clip()[:16000])]))
+    assert len(srv.state.authorizations) == 2 and "SECRET" not in caplog.text

@@ -40,6 +40,7 @@ class OpenAIState:
     parts: list[list[str]] = field(default_factory=list)  # each user message's part types, in order
     transcriptions: list[dict] = field(default_factory=list)  # /v1/audio/transcriptions requests
     queries: list[str] = field(default_factory=list)  # query strings of the requests
+    authorizations: list[str] = field(default_factory=list)  # the Authorization header of each POST
     parse: bool = (
         True  # False: a chat request is read whole and answered, not parsed or checked (bench/batch.py:
     )
@@ -138,6 +139,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.route() == "/v1/audio/transcriptions":
             return self._transcription()
         raw = self.rfile.read(int(self.headers.get("content-length", 0)))
+        with st.lock:
+            st.authorizations.append(self.headers.get("authorization", ""))
         if not st.parse and self.route() == "/v1/chat/completions":
             return self._unparsed(raw)
         body = json.loads(raw or b"{}")
@@ -219,11 +222,13 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, completion(n, st.model, answer, "stop"))
 
     def _transcription(self) -> None:
-        """multipart/form-data with ``file`` (a WAV) and ``model``, as the OpenAI SDK sends it."""
+        """multipart/form-data with ``file`` (a WAV) and ``model``, as the OpenAI API takes it."""
         from email.parser import BytesParser
         from email.policy import default
 
         raw = self.rfile.read(int(self.headers.get("content-length", 0)))
+        with self.state.lock:
+            self.state.authorizations.append(self.headers.get("authorization", ""))
         head = f"Content-Type: {self.headers.get('content-type')}\r\n\r\n".encode()
         fields = {
             p.get_param("name", header="content-disposition"): p

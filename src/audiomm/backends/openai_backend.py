@@ -1,27 +1,36 @@
-"""Any OpenAI-compatible server (vLLM, llama.cpp's llama-server, hosted APIs), via the openai SDK.
+"""Any OpenAI-compatible server (vLLM, llama.cpp's llama-server, hosted APIs), over HTTP with urllib3.
 
 Audio goes as an ``input_audio`` content part (base64 WAV), before or after the prompt as the model's
 chat template puts it. On start the backend asks the server what it is (``GET /v1/models``): the runtime
 (llama-server reports ``owned_by: llamacpp`` and ``meta.n_ctx``, vLLM ``max_model_len``), the context it
 runs with, and whether it serves the model at all (llama-server answers any name: a silent alias). Requests
-run with bounded concurrency; the SDK retries 429/5xx/timeouts with backoff; each request has its own timeout.
+run with bounded concurrency over a pool of kept-alive connections; 408/409/429/5xx, dropped connections and
+timeouts are retried with backoff (a server's ``Retry-After`` is honoured); each request has its own timeout.
 
-A chat request's body is built here, with the audio's base64 spliced in as bytes: a 30 s chunk is 1.3 MB of
-base64, and passing it through the SDK's checks and a JSON encoder cost more CPU than all the rest of the
-request (``python bench/batch.py`` shows what a batch gains).
+The wire format is the OpenAI one, written here: a chat request's body is built once, with the audio's base64
+spliced in as bytes (a 30 s chunk is 1.3 MB of base64). Through the openai SDK each request cost about 4 ms
+of CPU, 2 ms of it in the SDK's and httpx's own layers: on a machine whose cores are busy with the front end
+of a batch (``python bench/batch.py``), that was a tenth of the throughput.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
 
 import pybase64
+import urllib3
+from urllib3.exceptions import HTTPError, MaxRetryError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
+from audiomm import __version__
 from audiomm.backends.base import (
     BackendError,
     ContextExceeded,
@@ -37,6 +46,10 @@ from audiomm.knowledge import spec_for
 
 RUNTIMES = {"llamacpp": "llama.cpp", "vllm": "vllm"}  # owned_by in /v1/models -> the runtime
 OLLAMA_OWNERS = ("library", "ollama")  # Ollama's OpenAI layer (it rejects audio parts)
+RETRY_STATUS = frozenset({408, 409, 429, *range(500, 600)})  # asked again, with backoff
+BACKOFF_S, BACKOFF_MAX_S = 0.5, 8.0
+# urllib3 names the URL when it retries, and a URL may hold a key: only its errors are logged
+logging.getLogger("urllib3").setLevel(logging.ERROR)
 AUDIO_MARK = secrets.token_hex(16)  # stands for the audio's base64 in a body until it is spliced in
 
 
@@ -88,9 +101,6 @@ class OpenAIBackend:
     concurrent = True
 
     def __init__(self, config: BackendConfig):
-        import openai
-
-        self._openai = openai
         self.model = config.model
         self.base_url = server_url(config)
         self.endpoint = public_url(self.base_url)
@@ -98,13 +108,20 @@ class OpenAIBackend:
         self.batch_size = config.concurrency
         self.retries = config.retries
         self.transcriptions, self.language = config.transcriptions, config.language
-        url, query = split_query(self.base_url)  # a ?key=... stays a query parameter of every request
-        self.client = openai.OpenAI(
-            base_url=url,
-            api_key=resolve_api_key(config) or "no-key",
-            timeout=config.timeout,
-            max_retries=config.retries,
-            default_query=query or None,
+        self.url, query = split_query(self.base_url)  # a ?key=... stays a query parameter of every request
+        self.query = f"?{urlencode(query)}" if query else ""
+        self.http = urllib3.PoolManager(
+            maxsize=max(1, config.concurrency),
+            headers=auth_headers(self.url, resolve_api_key(config)),
+            timeout=urllib3.Timeout(connect=config.timeout, read=config.timeout),
+            retries=urllib3.Retry(
+                total=config.retries,
+                backoff_factor=BACKOFF_S,
+                backoff_max=BACKOFF_MAX_S,
+                status_forcelist=RETRY_STATUS,
+                allowed_methods=None,  # a chat request changes nothing on the server: asked again as well
+                raise_on_status=False,  # the last answer is read, and named, below
+            ),
         )
         self.server = self._ask_server()
         self.spec = spec_for(
@@ -114,12 +131,12 @@ class OpenAIBackend:
     def _ask_server(self) -> ServerInfo:
         """What the server is; one clear line if it is unreachable, is Ollama's OpenAI layer, or does not
         serve the model. A server without ``/v1/models`` is taken as it is."""
-        try:
-            listing = [m.to_dict() for m in self.client.models.list()]
-        except (self._openai.NotFoundError, self._openai.UnprocessableEntityError):
+        status, reply = self._call("GET", "/models")
+        if status in (404, 405, 422):
             return ServerInfo("", (), None)
-        except self._openai.OpenAIError as exc:
-            raise self._error(exc) from None
+        data = self._checked(status, reply)
+        listing = data.get("data") if isinstance(data, dict) else None
+        listing = [m for m in listing if isinstance(m, dict)] if isinstance(listing, list) else []
         if {str(m.get("owned_by")) for m in listing} & set(OLLAMA_OWNERS):
             raise BackendError(
                 f"{self.endpoint} is Ollama's OpenAI layer, which rejects audio; use --backend ollama"
@@ -161,105 +178,140 @@ class OpenAIBackend:
     def _transcribe(self, req: Request) -> Response:
         """A verbatim request through the server's transcription endpoint (the chunking stays audiomm's)."""
         t = time.perf_counter()
-        extra = {"language": self.language} if self.language else {}
-        try:
-            r = self.client.audio.transcriptions.create(
-                model=self.model,
-                file=("chunk.wav", wav_bytes(audible(req.audio)), "audio/wav"),
-                response_format="json",
-                temperature=req.settings.temperature,
-                **extra,
-            )
-        except self._openai.OpenAIError as exc:
-            raise self._error(exc) from None
-        return Response(text=(r.text or "").strip(), finish_reason="stop", seconds=time.perf_counter() - t)
+        fields: dict[str, Any] = {
+            "model": self.model,
+            "file": ("chunk.wav", wav_bytes(audible(req.audio)), "audio/wav"),
+            "response_format": "json",
+            "temperature": str(req.settings.temperature),
+        }
+        if self.language:
+            fields["language"] = self.language
+        data = self._checked(*self._call("POST", "/audio/transcriptions", fields=fields))
+        text = data.get("text") if isinstance(data, dict) else None
+        if not isinstance(text, str | None):
+            raise BackendError(f"{self.endpoint} sent a transcription whose text is {type(text).__name__}")
+        return Response(text=(text or "").strip(), finish_reason="stop", seconds=time.perf_counter() - t)
 
     def _one(self, req: Request) -> Response:
         if self.transcriptions and req.verbatim and req.audio is not None:
             return self._transcribe(req)
         t = time.perf_counter()
+        reply = self._call("POST", "/chat/completions", body=self.chat_body(req))
+        return self._response(self._checked(*reply), time.perf_counter() - t)
+
+    def _call(self, method: str, path: str, **kw) -> tuple[int, bytes | str]:
+        """One request (retried as the pool's ``Retry`` says): the last answer's status and body (text if
+        it is not JSON). A failure to get any answer is one :class:`BackendError` line."""
+        headers = {**self.http.headers, "Content-Type": "application/json"} if "body" in kw else None
         try:
-            r = self.client.post(
-                "/chat/completions",
-                cast_to=self._openai.types.chat.ChatCompletion,
-                content=self.chat_body(req),
-            )
-        except self._openai.OpenAIError as exc:
-            raise self._error(exc) from None
-        except ValueError as exc:  # the SDK parses the body itself: a body that is not JSON
+            r = self.http.request(method, f"{self.url}{path}{self.query}", headers=headers, **kw)
+        except (HTTPError, OSError) as exc:
+            raise self._failed(exc) from None
+        ctype = r.headers.get("Content-Type", "")
+        return r.status, (r.data if "json" in ctype or not ctype else r.data.decode("utf-8", "replace"))
+
+    def _checked(self, status: int, reply: bytes | str) -> Any:
+        """The JSON of a 2xx answer; any other answer is one line (:meth:`_refused`)."""
+        if not 200 <= status < 300:
+            raise self._refused(status, _json(reply))
+        if isinstance(reply, str):
+            return reply  # an HTML page or plain text: named by the caller
+        try:
+            return json.loads(reply)
+        except ValueError as exc:
             raise BackendError(
                 f"{self.endpoint} sent a reply that is not a chat completion (not JSON: {first_line(exc, 80)})"
             ) from None
-        return self._response(r, time.perf_counter() - t)
 
-    def _response(self, r, seconds: float) -> Response:
-        """The SDK's parsed reply, checked: a server that answers something other than a chat completion
-        (an HTML page, a list, a number as the content) is named as such."""
+    def _response(self, r: Any, seconds: float) -> Response:
+        """A chat completion's JSON as a :class:`Response`, checked: a server that answers something other
+        than a chat completion (an HTML page, a list, a number as the content) is named as such."""
         bad = f"{self.endpoint} sent a reply that is not a chat completion"
-        if isinstance(r, str) or not hasattr(r, "choices"):
+        if not isinstance(r, dict) or "choices" not in r:
             raise BackendError(
                 f"{bad} ({type(r).__name__}: {str(r)[:80]!r}); is --base-url an OpenAI-compatible /v1 URL?"
             )
-        choices = r.choices
-        if not isinstance(choices, list) or not choices:
+        choices = r["choices"]
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise BackendError(f"{bad} (choices: {str(choices)[:80]!r})")
-        message = getattr(choices[0], "message", None)
-        content = getattr(message, "content", None)
+        message = choices[0].get("message")
+        content = message.get("content") if isinstance(message, dict) else None
         if content is not None and not isinstance(content, str):
             raise BackendError(f"{bad} (message content is {type(content).__name__}, not text)")
-        usage = r.usage
+        usage = r.get("usage") if isinstance(r.get("usage"), dict) else {}
         return Response(
             text=(content or "").strip(),
-            finish_reason=str(choices[0].finish_reason or "stop"),
-            prompt_tokens=getattr(usage, "prompt_tokens", None) if usage else None,
-            completion_tokens=getattr(usage, "completion_tokens", None) if usage else None,
+            finish_reason=str(choices[0].get("finish_reason") or "stop"),
+            prompt_tokens=_count(usage.get("prompt_tokens")),
+            completion_tokens=_count(usage.get("completion_tokens")),
             seconds=seconds,
         )
 
-    def _error(self, exc: Exception) -> BackendError:
-        """The one place an SDK error becomes a line the user can act on."""
-        o, where = self._openai, self.endpoint
+    def _failed(self, exc: Exception) -> BackendError:
+        """No answer at all (after the retries): unreachable, or too slow. The exception's own text is
+        never shown: it holds the URL, and the URL may hold a key."""
         retried = f" (after {self.retries} retries)" if self.retries else ""
-        if isinstance(exc, o.APIResponseValidationError):
-            return BackendError(
-                f"{where} sent a reply that is not a chat completion ({first_line(exc, 120)})"
-            )
-        if isinstance(exc, o.APITimeoutError):
-            return BackendError(f"{where}: request timed out{retried}; raise --timeout")
-        if isinstance(exc, o.APIConnectionError):
-            return BackendError(f"cannot reach {where}; is the server running? (--base-url)")
-        if isinstance(exc, o.AuthenticationError):
+        reason = exc.reason if isinstance(exc, MaxRetryError) else exc
+        if isinstance(reason, Urllib3Timeout) and "connect" not in type(reason).__name__.lower():
+            return BackendError(f"{self.endpoint}: request timed out{retried}; raise --timeout")
+        return BackendError(f"cannot reach {self.endpoint}; is the server running? (--base-url)")
+
+    def _refused(self, status: int, body: Any) -> BackendError:
+        """The one place an HTTP error answer becomes a line the user can act on."""
+        where, message = self.endpoint, _message(body, status)
+        retried = f" (after {self.retries} retries)" if self.retries else ""
+        err = body.get("error", body) if isinstance(body, dict) else {}
+        err = err if isinstance(err, dict) else {}
+        if status == 401:
             return BackendError(f"{where} rejected the API key; set --api-key or OPENAI_API_KEY")
-        if isinstance(exc, o.NotFoundError):
+        if status == 404:
             return BackendError(f"{where} has no model {self.model!r}; check --model")
-        if isinstance(exc, o.APIStatusError):
-            body = exc.body if isinstance(exc.body, dict) else {}
-            err = body.get("error", body) if isinstance(body.get("error", body), dict) else {}
-            if (
-                err.get("type") == "exceed_context_size_error"
-                or exc.status_code == 400
-                and "context" in _message(exc)
-            ):
-                return ContextExceeded(
-                    f"{where}: {_message(exc)}", err.get("n_prompt_tokens"), err.get("n_ctx")
-                )
-            again = retried if exc.status_code == 429 or exc.status_code >= 500 else ""
-            if self.server.runtime == "llama.cpp" and "Context size has been exceeded" in _message(exc):
-                return BackendError(
-                    f"{where}: llama-server's KV cache is full{again} (without --parallel its slots share -c tokens);"
-                    " lower --concurrency, or start it with --parallel N and -c N times the context"
-                )
-            return BackendError(f"{where} answered HTTP {exc.status_code}{again}: {_message(exc)}")
-        return BackendError(f"{where}: {first_line(exc)}")
+        if err.get("type") == "exceed_context_size_error" or status == 400 and "context" in message:
+            return ContextExceeded(f"{where}: {message}", err.get("n_prompt_tokens"), err.get("n_ctx"))
+        again = retried if status in RETRY_STATUS else ""
+        if self.server.runtime == "llama.cpp" and "Context size has been exceeded" in message:
+            return BackendError(
+                f"{where}: llama-server's KV cache is full{again} (without --parallel its slots share -c tokens);"
+                " lower --concurrency, or start it with --parallel N and -c N times the context"
+            )
+        return BackendError(f"{where} answered HTTP {status}{again}: {message}")
 
     def generate(self, requests: list[Request]) -> Iterator[tuple[int, Response]]:
         return concurrently(self._one, requests, self.batch_size)
 
 
-def _message(exc: Exception) -> str:
-    body = getattr(exc, "body", None)
+def auth_headers(url: str, api_key: str | None) -> dict[str, str]:
+    """The headers every request carries: the API key as a bearer token, or the user and password of the
+    URL (``http://user:pass@host/v1``) as basic auth."""
+    from urllib.parse import unquote, urlsplit
+
+    headers = {"User-Agent": f"audiomm/{__version__}"}
+    parts = urlsplit(url)
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    elif parts.username:
+        user = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        headers.update(urllib3.make_headers(basic_auth=user))
+    return headers
+
+
+def _json(reply: bytes | str) -> Any:
+    try:
+        return json.loads(reply)
+    except ValueError:
+        return reply
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _message(body: Any, status: int) -> str:
+    """What an error answer says (an OpenAI-style ``error.message``), at most 300 characters."""
     if isinstance(body, dict):
         err = body.get("error", body)
         if isinstance(err, dict):
             return str(err.get("message", err))[:300]
-    return first_line(exc, 300)
+        return str(err)[:300]
+    text = first_line(str(body), 300) if body else ""
+    return text or f"HTTP {status}"
