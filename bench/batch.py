@@ -222,7 +222,7 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.35, help="seconds the server takes per request")
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--workers", type=int, default=os.cpu_count())
-    ap.add_argument("--rounds", type=int, default=2, help="front end and batch alternated this many times")
+    ap.add_argument("--rounds", type=int, default=3, help="front end and batch alternated this many times")
     ap.add_argument("--ray", action="store_true", help="also run the batch on a local Ray instance")
     ap.add_argument(
         "--parse", action="store_true", help="the server parses and checks each request, decodes its audio"
