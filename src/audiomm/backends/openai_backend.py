@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import pybase64
 import urllib3
@@ -77,8 +77,6 @@ def server_info(listing: list[dict]) -> ServerInfo:
 
 def split_query(url: str) -> tuple[str, dict[str, str]]:
     """A base URL without its query string, and the query's parameters."""
-    from urllib.parse import parse_qsl, urlsplit, urlunsplit
-
     parts = urlsplit(url)
     return urlunsplit(parts._replace(query="", fragment="")), dict(parse_qsl(parts.query))
 
@@ -171,7 +169,7 @@ class OpenAIBackend:
         text = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         if req.audio is None:
             return text
-        head, mark, tail = text.partition(f'"{AUDIO_MARK}"'.encode())  # the JSON string, quotes included
+        head, _, tail = text.partition(f'"{AUDIO_MARK}"'.encode())  # the JSON string, quotes included
         return b"".join((head, b'"', pybase64.b64encode(wav_bytes(audible(req.audio))), b'"', tail))
 
     def _transcribe(self, req: Request) -> Response:
@@ -282,8 +280,6 @@ class OpenAIBackend:
 def auth_headers(url: str, api_key: str | None) -> dict[str, str]:
     """The headers every request carries: the API key as a bearer token, or the user and password of the
     URL (``http://user:pass@host/v1``) as basic auth."""
-    from urllib.parse import unquote, urlsplit
-
     headers = {"User-Agent": f"audiomm/{__version__}"}
     parts = urlsplit(url)
     if api_key:
