@@ -60,8 +60,9 @@ def fresh(server):
 
 @pytest.fixture
 def slow(server):
-    """The model takes a moment per chunk, so progress can be seen."""
-    server.state.delay = 0.35
+    """The model takes a moment per chunk, so progress can be seen (longer than the progress screenshot
+    takes, or the page's first done chunk can pass before the test starts watching)."""
+    server.state.delay = 0.6
     return server
 
 
